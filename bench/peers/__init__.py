@@ -1,0 +1,110 @@
+"""Registry of peer adapters.
+
+Each adapter module ``bench.peers.<name>`` exposes the same functions:
+
+``fit_path(X, y, *, alphas, l1_ratio, tol) -> PathFit``
+    The whole path on the given (decreasing) alpha grid, warm-started.
+``fit_single(X, y, *, alpha, l1_ratio, tol) -> PathFit``
+    One fit at one alpha, as a user of that library would write it.
+``fit_cv(X, y, *, l1_ratios, n_alphas, eps, cv, tol) -> CVFit`` (optional)
+    The library's cross-validated elastic net.
+
+All map onto the objective in :mod:`bench.problems` (see each module's
+docstring). The metadata below is plain data so that ``bench.run`` can plan
+without importing any peer library; the library is imported in the worker
+subprocess only, where an ImportError skips the peer with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass
+class PathFit:
+    """Coefficients (n_features, n_alphas) and intercepts (n_alphas,)."""
+
+    coefs: FloatArray
+    intercepts: FloatArray
+
+
+@dataclass
+class CVFit:
+    """The CV choice and the refit at it.
+
+    ``alphas`` has shape (n_l1_ratios, n_alphas); ``mse_mean`` is the mean
+    held-out MSE over folds with the same shape, or None when the peer does
+    not expose it on that scale.
+    """
+
+    alpha: float
+    l1_ratio: float
+    coef: FloatArray
+    intercept: float
+    alphas: FloatArray
+    mse_mean: FloatArray | None
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    """What ``bench.run`` needs to plan a peer's measurements."""
+
+    name: str
+    label: str  # library call, for the tables
+    package: str  # distribution name for the version line
+    tol_param: str  # the peer's own name for the stopping tolerance
+    tols: tuple[float, ...]  # loose -> tight
+    jit: bool = False  # numba: warm-up call first, reported as "1st call"
+    dense: bool = True
+    sparse: bool = True
+    cv: bool = False
+
+    @property
+    def module(self) -> str:
+        return f"bench.peers.{self.name}"
+
+
+_SK_TOLS = (1e-4, 1e-6, 1e-8, 1e-10, 1e-12)
+_TOLS = (1e-4, 1e-6, 1e-8, 1e-10)
+
+PEERS: dict[str, PeerInfo] = {
+    p.name: p
+    for p in (
+        PeerInfo(
+            "sklearn_cd",
+            "sklearn enet_path (precompute=False)",
+            "scikit-learn",
+            "tol",
+            _SK_TOLS,
+            cv=True,
+        ),
+        PeerInfo(
+            "sklearn_gram",
+            "sklearn enet_path (precompute=True)",
+            "scikit-learn",
+            "tol",
+            _SK_TOLS,
+            sparse=False,
+            cv=True,
+        ),
+        PeerInfo(
+            "glum",
+            "glum GeneralizedLinearRegressor",
+            "glum",
+            "gradient_tol",
+            _TOLS,
+            cv=True,
+        ),
+        PeerInfo("skglm", "skglm ElasticNet", "skglm", "tol", _TOLS, jit=True),
+        PeerInfo("celer", "celer celer_path", "celer", "tol", _TOLS, cv=True),
+        PeerInfo("glmops", "glmops enet_path", "glmops", "tol", _TOLS, jit=True, cv=True),
+    )
+}
+
+#: Peers whose rows are compared against, i.e. everyone but ourselves.
+OWN = "glmops"

@@ -1,0 +1,582 @@
+"""Regularisation paths: alpha grid, backends and the warm-started driver.
+
+The driver walks alphas from large to small. At each alpha it seeds the
+working set with the sequential strong rule (Tibshirani et al. 2012),
+``|g_j| >= 2*l1_j(new) - l1_j(old)`` plus the features already active, and
+hands it to a backend kernel that certifies the fit by its duality gap
+(``gap <= tol * yc'Wn yc``, scikit-learn's meaning of ``tol``).
+
+References
+----------
+Friedman, Hastie & Tibshirani (2010). Regularization paths for generalized
+linear models via coordinate descent. J. Stat. Softw. 33(1).
+Tibshirani et al. (2012). Strong rules for discarding predictors in
+lasso-type problems. JRSS-B 74(2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from glmops._typing import BoolArray, FloatArray
+from glmops.core import kernels
+from glmops.core.stats import CenteredProblem, column_moments, gram_columns
+
+__all__ = [
+    "DenseBackend",
+    "GramBackend",
+    "PathResult",
+    "SparseBackend",
+    "alpha_grid",
+    "compute_alpha_max",
+    "make_backend",
+    "solve_path",
+]
+
+# glmnet's convention for the grid of ridge (l1_ratio = 0): use 1e-3 instead
+RIDGE_GRID_L1_RATIO = 1e-3
+# lazily filled Gram: compute the whole matrix once this share is requested
+_FULL_GRAM_SHARE = 0.5
+# CD epochs at one alpha before trying an active-set Newton step (Gram backend)
+_EPOCHS_BEFORE_NEWTON = 20
+
+
+def compute_alpha_max(c: FloatArray, penalty_scale: FloatArray, l1_ratio: float) -> float:
+    """Return the smallest alpha at which all coefficients are zero.
+
+    ``max_j |x_j'Wn(y - ybar)| / (s_j * l1_ratio)`` (Friedman, Hastie &
+    Tibshirani 2010) with ``s_j`` the per-feature penalty scale; ridge uses
+    glmnet's ``l1_ratio = 1e-3`` for the grid.
+
+    Parameters
+    ----------
+    c : ndarray of shape (n_features,)
+        Weighted, centred ``Xc' Wn yc`` (weights normalised to sum 1).
+    penalty_scale : ndarray of shape (n_features,)
+        1 for plain fits, the column standard deviation when standardising;
+        0 marks a dead feature, which is ignored.
+    l1_ratio : float
+        L1 share of the penalty, in [0, 1].
+
+    Returns
+    -------
+    float
+        The first alpha of the path (0 when y is constant or X has no live column).
+    """
+    ratio = max(l1_ratio, RIDGE_GRID_L1_RATIO)
+    live = penalty_scale > 0
+    if not np.any(live):
+        return 0.0
+    return float(np.max(np.abs(c[live]) / penalty_scale[live]) / ratio)
+
+
+def alpha_grid(alpha_max: float, n_alphas: int, eps: float) -> FloatArray:
+    """Return ``n_alphas`` values log-spaced from ``alpha_max`` down to ``eps*alpha_max``.
+
+    A degenerate ``alpha_max`` (constant y) gives scikit-learn's grid of
+    ``finfo(float).resolution`` values, on which every fit is zero.
+    """
+    resolution = float(np.finfo(np.float64).resolution)
+    if alpha_max <= resolution:
+        return np.full(n_alphas, resolution)
+    if n_alphas == 1:
+        return np.array([alpha_max])
+    return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
+
+
+class Backend(Protocol):
+    """A data representation that a CD kernel can solve on."""
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns."""
+
+    @property
+    def mean_x(self) -> FloatArray:
+        """Column centres (zeros without an intercept)."""
+
+    @property
+    def mean_y(self) -> float:
+        """Target centre."""
+
+    @property
+    def yy(self) -> float:
+        """``yc' Wn yc``: the scale of the relative tolerance."""
+
+    @property
+    def norms(self) -> FloatArray:
+        """``Xc_j' Wn Xc_j``; 0 marks a dead (constant) column."""
+
+    @property
+    def c(self) -> FloatArray:
+        """``Xc' Wn yc``: the gradient at zero."""
+
+    def reset(self) -> None:
+        """Set the coefficients and the solver state back to zero."""
+
+    @property
+    def coef(self) -> FloatArray:
+        """Current coefficients (owned by the backend, changed by solve)."""
+
+    @property
+    def grad(self) -> FloatArray:
+        """Gradient ``Xc' Wn r`` at the current coefficients, all features."""
+
+    def solve(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol: float,
+        max_iter: int,
+    ) -> tuple[int, float, int]:
+        """Run the kernel at one penalty; return ``(n_epochs, gap, status)``."""
+
+
+class GramBackend:
+    """Covariance updates on ``G = Xc' Wn Xc``, full or filled lazily by column."""
+
+    def __init__(
+        self,
+        problem: CenteredProblem,
+        *,
+        column_source: Callable[[np.ndarray], FloatArray] | None = None,
+    ) -> None:
+        self.n_features = problem.c.shape[0]
+        self.mean_x = problem.mean_x
+        self.mean_y = problem.mean_y
+        self.yy = problem.yy
+        self.norms = problem.norms
+        self.c = problem.c
+        self.G = problem.G
+        self._column_source = column_source
+        self.has_column = np.full(self.n_features, column_source is None)
+        self._b = np.zeros(self.n_features)
+        self._grad = self.c.copy()
+
+    @classmethod
+    def lazy(
+        cls,
+        X: FloatArray | sp.spmatrix,
+        wn: FloatArray,
+        yc: FloatArray,
+        mean_x: FloatArray,
+        mean_y: float,
+        norms: FloatArray,
+    ) -> GramBackend:
+        """Build a backend whose Gram columns are computed on first use."""
+        c = np.asarray(X.T @ (wn * yc), dtype=np.float64).ravel() - mean_x * float(wn @ yc)
+        p = X.shape[1]
+        problem = CenteredProblem(np.zeros((p, p)), c, float(wn @ (yc * yc)), mean_x, mean_y, norms)
+
+        def columns(J: np.ndarray) -> FloatArray:
+            return gram_columns(X, wn, mean_x, norms, J)
+
+        return cls(problem, column_source=columns)
+
+    def reset(self) -> None:
+        self._b[:] = 0.0
+        self._grad[:] = self.c
+
+    @property
+    def coef(self) -> FloatArray:
+        return self._b
+
+    @property
+    def grad(self) -> FloatArray:
+        return self._grad
+
+    def _fill_columns(self, wanted: BoolArray) -> None:
+        missing = np.flatnonzero(wanted & ~self.has_column)
+        if missing.size == 0 or self._column_source is None:
+            return
+        if (self.has_column.sum() + missing.size) > _FULL_GRAM_SHARE * self.n_features:
+            missing = np.flatnonzero(~self.has_column)
+        block = self._column_source(missing)
+        self.G[:, missing] = block
+        self.G[missing, :] = block.T
+        self.has_column[missing] = True
+
+    def solve(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol: float,
+        max_iter: int,
+    ) -> tuple[int, float, int]:
+        total_epochs = 0
+        while True:
+            self._fill_columns(in_ws)
+            budget = min(max_iter - total_epochs, _EPOCHS_BEFORE_NEWTON)
+            n_epochs, gap, status = kernels.solve_gram(
+                self.G,
+                self.c,
+                self.yy,
+                self.norms,
+                self._b,
+                self._grad,
+                in_ws,
+                self.has_column,
+                l1,
+                l2,
+                positive,
+                tol,
+                budget,
+            )
+            total_epochs += n_epochs
+            if status == kernels.STATUS_NEED_COLUMNS:
+                continue
+            if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
+                return total_epochs, gap, status
+            self._newton_step(l1, l2, positive)
+
+    def _objective(self, l1: FloatArray, l2: FloatArray) -> float:
+        b = self._b
+        # 1/2 b'Gb - c'b with Gb = c - grad
+        return float(
+            -0.5 * (b @ self.c) - 0.5 * (b @ self._grad) + l1 @ np.abs(b) + 0.5 * (l2 @ (b * b))
+        )
+
+    def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
+        """Jump to the minimiser on the current support and sign pattern.
+
+        CD converges linearly, slowly on collinear columns. Once it has found
+        the support, ``(G_AA + diag(l2_A)) b_A = c_A - l1_A*sign(b_A)`` is the
+        exact solution; if a sign would flip, stop at the first zero crossing
+        (the objective decreases along that segment). A step that does not
+        lower the objective is undone.
+        """
+        active = np.flatnonzero(self._b)
+        if active.size == 0:
+            return
+        sign = np.sign(self._b[active])
+        H = self.G[np.ix_(active, active)] + np.diag(l2[active])
+        try:
+            target = np.linalg.solve(H, self.c[active] - l1[active] * sign)
+        except np.linalg.LinAlgError:
+            return
+        if not np.all(np.isfinite(target)):
+            return
+        current = self._b[active].copy()
+        step = target - current
+        crossing = np.sign(target) != sign
+        t = 1.0
+        if np.any(crossing):
+            ratios = -current[crossing] / step[crossing]
+            t = float(np.min(ratios))
+        new = current + t * step
+        if np.any(crossing):
+            new[np.flatnonzero(crossing)[np.argmin(ratios)]] = 0.0
+        if positive:
+            new = np.maximum(new, 0.0)
+        before = self._objective(l1, l2)
+        old_grad = self._grad.copy()
+        self._b[active] = new
+        self._grad[:] = self.c - self.G[:, active] @ new
+        if self._objective(l1, l2) > before:
+            self._b[active] = current
+            self._grad[:] = old_grad
+
+
+class DenseBackend:
+    """Residual updates on Fortran-ordered dense columns, implicit centring."""
+
+    def __init__(
+        self,
+        X: FloatArray,
+        wn: FloatArray,
+        yc: FloatArray,
+        mean_x: FloatArray,
+        mean_y: float,
+        norms: FloatArray,
+    ) -> None:
+        self.X = np.asfortranarray(X)
+        self.wn = wn
+        self.yc = yc
+        self.n_features = X.shape[1]
+        self.mean_x = mean_x
+        self.mean_y = mean_y
+        self.norms = norms
+        self.yy = float(wn @ (yc * yc))
+        self.c = np.empty(self.n_features)
+        kernels.dense_full_gradient(self.X, mean_x, wn, yc, self.c)
+        self._b = np.zeros(self.n_features)
+        self._grad = self.c.copy()
+        self._r = yc.copy()
+
+    def reset(self) -> None:
+        self._b[:] = 0.0
+        self._grad[:] = self.c
+        self._r[:] = self.yc
+
+    @property
+    def coef(self) -> FloatArray:
+        return self._b
+
+    @property
+    def grad(self) -> FloatArray:
+        return self._grad
+
+    def solve(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol: float,
+        max_iter: int,
+    ) -> tuple[int, float, int]:
+        return kernels.solve_dense(
+            self.X,
+            self.mean_x,
+            self.wn,
+            self.yc,
+            self.norms,
+            self._r,
+            self._b,
+            self._grad,
+            in_ws,
+            l1,
+            l2,
+            positive,
+            tol,
+            max_iter,
+        )
+
+
+class SparseBackend:
+    """Residual updates on CSC columns; centring is a scalar offset, never dense."""
+
+    def __init__(
+        self,
+        X: sp.csc_matrix,
+        wn: FloatArray,
+        yc: FloatArray,
+        mean_x: FloatArray,
+        mean_y: float,
+        norms: FloatArray,
+    ) -> None:
+        self.X = X
+        self.wn = wn
+        self.yc = yc
+        self.n_features = X.shape[1]
+        self.mean_x = mean_x
+        self.mean_y = mean_y
+        self.norms = norms
+        self.yy = float(wn @ (yc * yc))
+        self.c = np.empty(self.n_features)
+        kernels.sparse_full_gradient(X.data, X.indices, X.indptr, mean_x, wn, yc, 0.0, self.c)
+        self._b = np.zeros(self.n_features)
+        self._grad = self.c.copy()
+        self._z = yc.copy()
+        self._offset = np.zeros(1)
+
+    def reset(self) -> None:
+        self._b[:] = 0.0
+        self._grad[:] = self.c
+        self._z[:] = self.yc
+        self._offset[0] = 0.0
+
+    @property
+    def coef(self) -> FloatArray:
+        return self._b
+
+    @property
+    def grad(self) -> FloatArray:
+        return self._grad
+
+    def solve(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol: float,
+        max_iter: int,
+    ) -> tuple[int, float, int]:
+        return kernels.solve_sparse(
+            self.X.data,
+            self.X.indices,
+            self.X.indptr,
+            self.mean_x,
+            self.wn,
+            self.yc,
+            self.norms,
+            self._z,
+            self._offset,
+            self._b,
+            self._grad,
+            in_ws,
+            l1,
+            l2,
+            positive,
+            tol,
+            max_iter,
+        )
+
+
+SOLVERS = ("auto", "covariance", "naive")
+# p at or below which the covariance method is picked when n >= p
+_GRAM_MAX_FEATURES = 3000
+
+
+def choose_solver(n_samples: int, n_features: int, solver: str) -> str:
+    """Resolve ``solver="auto"``: covariance for tall data, residual updates for wide."""
+    if solver != "auto":
+        return solver
+    if n_samples >= n_features and n_features <= _GRAM_MAX_FEATURES:
+        return "covariance"
+    return "naive"
+
+
+def make_backend(
+    X: FloatArray | sp.spmatrix,
+    y: FloatArray,
+    sample_weight: FloatArray | None,
+    *,
+    fit_intercept: bool,
+    solver: str,
+    lazy_gram: bool,
+) -> Backend:
+    """Build the backend for in-memory data (dense or sparse).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+        Validated design (float64 or float32); not modified or copied when
+        its layout already suits the kernel.
+    y : ndarray of shape (n,), float64
+    sample_weight : ndarray of shape (n,) or None
+    fit_intercept : bool
+    solver : {"covariance", "naive"}
+        Resolved solver (see :func:`choose_solver`).
+    lazy_gram : bool
+        Fill the Gram matrix by column as features enter (single fits) rather
+        than computing it whole first (paths).
+    """
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    wn = w / w.sum()
+    mean_x, norms = column_moments(X, wn, fit_intercept)
+    mean_y = float(wn @ y) if fit_intercept else 0.0
+    yc = y - mean_y
+    if solver == "covariance":
+        if lazy_gram:
+            return GramBackend.lazy(X, wn, yc, mean_x, mean_y, norms)
+        from glmops.core.stats import compute_stats
+
+        stats = compute_stats(X, y, sample_weight, mean_x, mean_y)
+        problem = stats.centered(fit_intercept)
+        # exact two-pass norms beat the diagonal of shifted raw moments
+        problem = CenteredProblem(problem.G, problem.c, problem.yy, mean_x, mean_y, norms)
+        return GramBackend(problem)
+    if sp.issparse(X):
+        Xcsc = sp.csc_matrix(X)
+        Xcsc.sort_indices()
+        return SparseBackend(Xcsc, wn, yc, mean_x, mean_y, norms)
+    return DenseBackend(np.asarray(X), wn, yc, mean_x, mean_y, norms)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """Solutions along a path; arrays are indexed by alpha first.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+    coefs : ndarray of shape (n_alphas, n_features)
+    intercepts : ndarray of shape (n_alphas,)
+    dual_gaps : ndarray of shape (n_alphas,)
+        Certified duality gap of each solution (objective units).
+    n_iters : ndarray of int, shape (n_alphas,)
+        CD epochs spent at each alpha.
+    converged : ndarray of bool, shape (n_alphas,)
+    tol_abs : float
+        Absolute gap target used (``tol * yc'Wn yc``).
+    """
+
+    alphas: FloatArray
+    coefs: FloatArray
+    intercepts: FloatArray
+    dual_gaps: FloatArray
+    n_iters: np.ndarray
+    converged: np.ndarray
+    tol_abs: float
+
+
+def solve_path(
+    backend: Backend,
+    alphas: FloatArray,
+    *,
+    l1_ratio: float,
+    penalty_scale: FloatArray,
+    positive: bool,
+    tol: float,
+    max_iter: int,
+    alpha_start: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PathResult:
+    """Solve the elastic net at each alpha (descending), warm-starting each.
+
+    Parameters
+    ----------
+    backend : Backend
+        Data representation; its state is reset first.
+    alphas : ndarray of shape (n_alphas,)
+        Penalty levels, any order (solved descending, returned in given order).
+    l1_ratio : float
+    penalty_scale : ndarray of shape (n_features,)
+        Per-feature penalty scale ``s_j`` (``l1_j = alpha*l1_ratio*s_j``,
+        ``l2_j = alpha*(1-l1_ratio)*s_j**2``); 0 marks a dead feature.
+    positive : bool
+    tol : float
+        Relative gap target: certified when ``gap <= tol * yc'Wn yc``.
+    max_iter : int
+        Maximum CD epochs per alpha.
+    alpha_start : float or None
+        Alpha whose solution is all-zero (for the first strong rule); defaults
+        to the alpha_max of the data.
+    progress : callable or None
+        Called as ``progress(done, total)`` after each alpha.
+    """
+    backend.reset()
+    p = backend.n_features
+    alphas = np.asarray(alphas, dtype=np.float64)
+    order = np.argsort(-alphas, kind="stable")
+    n_alphas = alphas.shape[0]
+    coefs = np.zeros((n_alphas, p))
+    gaps = np.zeros(n_alphas)
+    n_iters = np.zeros(n_alphas, dtype=np.int64)
+    converged = np.zeros(n_alphas, dtype=bool)
+    tol_abs = tol * backend.yy
+    live = backend.norms > 0
+    scale = np.where(live, penalty_scale, 0.0)
+    if alpha_start is None:
+        alpha_start = compute_alpha_max(backend.c, np.where(live, scale, 0.0), l1_ratio)
+    l1_prev = alpha_start * l1_ratio * scale
+    for done, k in enumerate(order):
+        alpha = float(alphas[k])
+        l1 = alpha * l1_ratio * scale
+        l2 = alpha * (1.0 - l1_ratio) * scale * scale
+        grad = backend.grad
+        b = backend.coef
+        signed = grad if positive else np.abs(grad)
+        in_ws = live & ((b != 0) | (signed >= 2.0 * l1 - l1_prev))
+        n_epochs, gap, status = backend.solve(in_ws, l1, l2, positive, tol_abs, max_iter)
+        coefs[k] = backend.coef
+        gaps[k] = gap
+        n_iters[k] = n_epochs
+        converged[k] = status == kernels.STATUS_CONVERGED
+        l1_prev = l1
+        if progress is not None:
+            progress(done + 1, n_alphas)
+    intercepts = backend.mean_y - coefs @ backend.mean_x
+    return PathResult(alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs)

@@ -1,0 +1,422 @@
+"""Sufficient statistics of weighted least squares, and the Gram matrix.
+
+For the squared loss, ``(X'WX, X'Wy, y'Wy, W, means)`` is all the solver
+needs. :class:`SufficientStats` keeps them *about a fixed shift* (normally the
+global means), so statistics of disjoint row blocks add up exactly, a fold is
+``total - block`` and centring never suffers catastrophic cancellation.
+
+Raw moments are computed with one BLAS pass (``X'X`` by syrk) and shifted
+afterwards; when a column's mean dwarfs its spread (shifting would lose more
+than four digits) the block is recomputed by centring row chunks first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+from glmops._typing import FloatArray, IntArray
+
+__all__ = [
+    "CenteredProblem",
+    "SufficientStats",
+    "column_moments",
+    "compute_stats",
+    "dead_feature_mask",
+    "gram_columns",
+]
+
+# shifting raw moments may lose at most this relative precision before the
+# chunked, centre-first computation is used instead (1e-4 keeps >= 12 digits)
+_CANCELLATION_RATIO = 1e-4
+# a column whose weighted variance is below this fraction of its raw second
+# moment is constant at double precision
+_DEAD_RATIO = 1e-26
+_CHUNK_ELEMENTS = 1 << 20
+
+
+@dataclass(frozen=True)
+class CenteredProblem:
+    """The centred, weight-normalised quadratic the Gram solver minimises.
+
+    ``G = Xc' Wn Xc``, ``c = Xc' Wn yc``, ``yy = yc' Wn yc`` with ``Wn = W/sum(W)``;
+    ``mean_x``/``mean_y`` are the centres (zeros without an intercept).
+    """
+
+    G: FloatArray
+    c: FloatArray
+    yy: float
+    mean_x: FloatArray
+    mean_y: float
+    norms: FloatArray
+
+
+@dataclass(frozen=True)
+class SufficientStats:
+    """Weighted moments of ``(x - x_shift, y - y_shift)`` over a set of rows.
+
+    Attributes
+    ----------
+    x_shift : ndarray of shape (p,)
+    y_shift : float
+    w_sum : float
+        Sum of weights.
+    n_samples : int
+    sx : ndarray of shape (p,)
+        ``sum w (x - x_shift)``.
+    sy : float
+        ``sum w (y - y_shift)``.
+    sxx : ndarray of shape (p, p)
+        ``sum w (x - x_shift)(x - x_shift)'``.
+    sxy : ndarray of shape (p,)
+        ``sum w (x - x_shift)(y - y_shift)``.
+    syy : float
+        ``sum w (y - y_shift)^2``.
+    """
+
+    x_shift: FloatArray
+    y_shift: float
+    w_sum: float
+    n_samples: int
+    sx: FloatArray
+    sy: float
+    sxx: FloatArray
+    sxy: FloatArray
+    syy: float
+
+    def _check_compatible(self, other: SufficientStats) -> None:
+        if self.y_shift != other.y_shift or not np.array_equal(self.x_shift, other.x_shift):
+            raise ValueError("SufficientStats with different shifts cannot be combined.")
+
+    def __add__(self, other: SufficientStats) -> SufficientStats:
+        self._check_compatible(other)
+        return SufficientStats(
+            self.x_shift,
+            self.y_shift,
+            self.w_sum + other.w_sum,
+            self.n_samples + other.n_samples,
+            self.sx + other.sx,
+            self.sy + other.sy,
+            self.sxx + other.sxx,
+            self.sxy + other.sxy,
+            self.syy + other.syy,
+        )
+
+    def __sub__(self, other: SufficientStats) -> SufficientStats:
+        self._check_compatible(other)
+        return SufficientStats(
+            self.x_shift,
+            self.y_shift,
+            self.w_sum - other.w_sum,
+            self.n_samples - other.n_samples,
+            self.sx - other.sx,
+            self.sy - other.sy,
+            self.sxx - other.sxx,
+            self.sxy - other.sxy,
+            self.syy - other.syy,
+        )
+
+    @property
+    def mean_x(self) -> FloatArray:
+        """Weighted column means."""
+        return self.x_shift + self.sx / self.w_sum
+
+    @property
+    def mean_y(self) -> float:
+        """Weighted mean of y."""
+        return float(self.y_shift + self.sy / self.w_sum)
+
+    def centered(self, fit_intercept: bool) -> CenteredProblem:
+        """Return the weight-normalised problem, centred when ``fit_intercept``."""
+        w = self.w_sum
+        if fit_intercept:
+            G = (self.sxx - np.outer(self.sx, self.sx) / w) / w
+            c = (self.sxy - self.sx * (self.sy / w)) / w
+            yy = (self.syy - self.sy * self.sy / w) / w
+            mean_x, mean_y = self.mean_x, self.mean_y
+        else:  # moments about zero
+            xs, ys = self.x_shift, self.y_shift
+            G = (
+                self.sxx + np.outer(xs, self.sx) + np.outer(self.sx, xs) + w * np.outer(xs, xs)
+            ) / w
+            c = (self.sxy + xs * self.sy + self.sx * ys + w * xs * ys) / w
+            yy = (self.syy + 2 * ys * self.sy + w * ys * ys) / w
+            mean_x, mean_y = np.zeros_like(xs), 0.0
+        G = 0.5 * (G + G.T)
+        norms = np.diag(G).copy()
+        norms[dead_feature_mask(norms, mean_x if fit_intercept else np.zeros_like(norms))] = 0.0
+        return CenteredProblem(
+            np.ascontiguousarray(G), c, max(float(yy), 0.0), mean_x, mean_y, norms
+        )
+
+    def weighted_sse(self, intercept: float, coef: FloatArray) -> float:
+        """Return ``sum w (y - intercept - x.coef)^2`` over these rows, exactly.
+
+        Expands the square in the shifted moments, so a held-out fold is
+        scored from its statistics alone.
+        """
+        c0 = intercept + float(self.x_shift @ coef) - self.y_shift
+        sse = (
+            self.syy
+            - 2.0 * float(coef @ self.sxy)
+            + float(coef @ self.sxx @ coef)
+            - 2.0 * c0 * (self.sy - float(self.sx @ coef))
+            + c0 * c0 * self.w_sum
+        )
+        return max(sse, 0.0)
+
+    def weighted_sse_path(self, intercepts: FloatArray, coefs: FloatArray) -> FloatArray:
+        """Vectorised :meth:`weighted_sse` for ``coefs`` of shape (n_alphas, p)."""
+        c0 = intercepts + coefs @ self.x_shift - self.y_shift
+        quad = np.einsum("ij,jk,ik->i", coefs, self.sxx, coefs)
+        sse = (
+            self.syy
+            - 2.0 * coefs @ self.sxy
+            + quad
+            - 2.0 * c0 * (self.sy - coefs @ self.sx)
+            + c0 * c0 * self.w_sum
+        )
+        return np.asarray(np.maximum(sse, 0.0), dtype=np.float64)
+
+
+def dead_feature_mask(norms: FloatArray, mean: FloatArray) -> np.ndarray:
+    """Flag columns that are constant at double precision (variance ~ rounding)."""
+    return np.asarray(norms <= _DEAD_RATIO * (np.abs(norms) + mean * mean))
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _moments_c(X: np.ndarray, wn: np.ndarray, mean: np.ndarray, norms: np.ndarray) -> None:
+    n, p = X.shape
+    mean[:] = 0.0
+    for i in range(n):
+        for j in range(p):
+            mean[j] += wn[i] * X[i, j]
+    norms[:] = 0.0
+    for i in range(n):
+        for j in range(p):
+            d = X[i, j] - mean[j]
+            norms[j] += wn[i] * d * d
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _moments_f(X: np.ndarray, wn: np.ndarray, mean: np.ndarray, norms: np.ndarray) -> None:
+    n, p = X.shape
+    for j in range(p):
+        m = 0.0
+        for i in range(n):
+            m += wn[i] * X[i, j]
+        v = 0.0
+        for i in range(n):
+            d = X[i, j] - m
+            v += wn[i] * d * d
+        mean[j] = m
+        norms[j] = v
+
+
+def column_moments(
+    X: FloatArray | sp.csc_matrix, wn: FloatArray, fit_intercept: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Return weighted ``(mean, norms)``: centres and ``Xc_j' Wn Xc_j`` per column.
+
+    Two passes (mean, then centred squares) so constant columns come out as
+    exactly zero variance; without an intercept the centre is zero and the
+    norm is the raw second moment. Dead (constant) columns get norm 0.
+    """
+    p = X.shape[1]
+    if sp.issparse(X):
+        Xc = sp.csc_matrix(X)
+        mean = np.asarray(Xc.T @ wn, dtype=np.float64).ravel()
+        sq = Xc.copy()
+        sq.data = sq.data.astype(np.float64) ** 2
+        second = np.asarray(sq.T @ wn, dtype=np.float64).ravel()
+        if fit_intercept:
+            norms = _sparse_centered_norms(Xc, wn, mean, second)
+        else:
+            norms, mean = second, np.zeros(p)
+    else:
+        mean, norms = np.empty(p), np.empty(p)
+        kernel = _moments_f if X.flags.f_contiguous and not X.flags.c_contiguous else _moments_c
+        kernel(X, wn, mean, norms)
+        if not fit_intercept:
+            norms = norms + mean * mean
+            mean = np.zeros(p)
+    norms = np.maximum(norms, 0.0)
+    norms[dead_feature_mask(norms, mean)] = 0.0
+    return mean, norms
+
+
+def _sparse_centered_norms(
+    X: sp.csc_matrix, wn: FloatArray, mean: FloatArray, second: FloatArray
+) -> FloatArray:
+    """Return ``sum wn (x - m)^2`` per sparse column without densifying.
+
+    ``second - m^2`` cancels for columns whose mean dwarfs their spread; those
+    few are recomputed exactly from their stored entries and the implicit
+    zeros: ``sum_stored wn (x - m)^2 + m^2 * (1 - sum_stored wn)``.
+    """
+    norms = second - mean * mean
+    risky = np.flatnonzero(norms < _CANCELLATION_RATIO * second)
+    for j in risky:
+        lo, hi = X.indptr[j], X.indptr[j + 1]
+        rows = X.indices[lo:hi]
+        w_rows = wn[rows]
+        d = X.data[lo:hi].astype(np.float64) - mean[j]
+        norms[j] = float(w_rows @ (d * d)) + mean[j] ** 2 * (1.0 - float(w_rows.sum()))
+    return norms
+
+
+def _row_blocks(n: int, p: int) -> list[slice]:
+    step = max(256, _CHUNK_ELEMENTS // max(p, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _block(X: FloatArray | sp.spmatrix, rows: slice) -> FloatArray:
+    B = X[rows]
+    if sp.issparse(B):
+        return np.asarray(B.toarray(), dtype=np.float64)  # type: ignore[union-attr]
+    return np.asarray(B, dtype=np.float64)
+
+
+def compute_stats(
+    X: FloatArray | sp.spmatrix,
+    y: FloatArray,
+    sample_weight: FloatArray | None,
+    x_shift: FloatArray,
+    y_shift: float,
+    rows: IntArray | None = None,
+) -> SufficientStats:
+    """Accumulate :class:`SufficientStats` of ``rows`` (all rows when None).
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+        Design; float32 is accumulated in float64.
+    y : ndarray of shape (n,)
+    sample_weight : ndarray of shape (n,) or None
+        None means unit weights (the fast syrk path).
+    x_shift, y_shift
+        The common shift (global means with an intercept, zeros without).
+    rows : ndarray of int or None
+        Row subset (a fold); gathered once.
+    """
+    if rows is not None:
+        X = X[rows]
+        y = y[rows]
+        sample_weight = None if sample_weight is None else sample_weight[rows]
+    n = X.shape[0]
+    y64 = np.asarray(y, dtype=np.float64) - y_shift
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w_sum = float(w.sum())
+    sy = float(w @ y64)
+    syy = float(w @ (y64 * y64))
+    if sp.issparse(X) or X.dtype != np.float64:
+        raw = _raw_moments_generic(X, w, y64, sample_weight is None)
+    else:
+        raw = _raw_moments_dense(X, w, y64, sample_weight is None)
+    G, s, xy = raw
+    sx = s - w_sum * x_shift
+    sxx = G - np.outer(x_shift, s) - np.outer(s, x_shift) + w_sum * np.outer(x_shift, x_shift)
+    sxy = xy - x_shift * sy
+    diag_raw = np.diag(G)
+    diag_shifted = np.diag(sxx)
+    if np.any(diag_shifted < _CANCELLATION_RATIO * diag_raw):
+        sx, sxx, sxy = _centered_moments_chunked(X, w, y64, x_shift)
+    sxx = 0.5 * (sxx + sxx.T)
+    return SufficientStats(
+        np.asarray(x_shift, dtype=np.float64), float(y_shift), w_sum, n, sx, sy, sxx, sxy, syy
+    )
+
+
+def _raw_moments_dense(
+    X: FloatArray, w: FloatArray, y64: FloatArray, unit_weights: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return ``(X'WX, X'w, X'W y)`` with one syrk and one two-column gemm."""
+    rhs = np.empty((X.shape[0], 2))
+    rhs[:, 0] = w * y64
+    rhs[:, 1] = w
+    B = X.T @ rhs
+    if unit_weights:
+        G = X.T @ X  # numpy dispatches A.T @ A to syrk
+    else:
+        G = np.zeros((X.shape[1], X.shape[1]))
+        sw = np.sqrt(w)
+        for rows in _row_blocks(X.shape[0], X.shape[1]):
+            Xb = X[rows] * sw[rows, None]
+            G += Xb.T @ Xb
+    return G, B[:, 1].copy(), B[:, 0].copy()
+
+
+def _raw_moments_generic(
+    X: FloatArray | sp.spmatrix, w: FloatArray, y64: FloatArray, unit_weights: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Raw moments for sparse or float32 input, accumulated in float64."""
+    if sp.issparse(X):
+        Xc = sp.csc_matrix(X, dtype=np.float64)
+        WX = Xc if unit_weights else sp.diags(w) @ Xc
+        G = np.asarray((Xc.T @ WX).toarray())
+        s = np.asarray(Xc.T @ w).ravel()
+        xy = np.asarray(Xc.T @ (w * y64)).ravel()
+        return G, s, xy
+    p = X.shape[1]
+    G = np.zeros((p, p))
+    s = np.zeros(p)
+    xy = np.zeros(p)
+    sw = np.sqrt(w)
+    for rows in _row_blocks(X.shape[0], p):
+        Xb = np.asarray(X[rows], dtype=np.float64)
+        s += Xb.T @ w[rows]
+        xy += Xb.T @ (w[rows] * y64[rows])
+        Xb *= sw[rows, None]
+        G += Xb.T @ Xb
+    return G, s, xy
+
+
+def _centered_moments_chunked(
+    X: FloatArray | sp.spmatrix, w: FloatArray, y64: FloatArray, x_shift: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Shifted moments by centring row chunks first (exact for huge means)."""
+    p = X.shape[1]
+    sxx = np.zeros((p, p))
+    sx = np.zeros(p)
+    sxy = np.zeros(p)
+    sw = np.sqrt(w)
+    for rows in _row_blocks(X.shape[0], p):
+        Xb = _block(X, rows) - x_shift
+        sx += Xb.T @ w[rows]
+        sxy += Xb.T @ (w[rows] * y64[rows])
+        Xb *= sw[rows, None]
+        sxx += Xb.T @ Xb
+    return sx, sxx, sxy
+
+
+def gram_columns(
+    X: FloatArray | sp.spmatrix,
+    wn: FloatArray,
+    mean: FloatArray,
+    norms: FloatArray,
+    columns: IntArray,
+) -> FloatArray:
+    """Return ``Xc' Wn Xc[:, columns]`` of shape (p, len(columns)).
+
+    Used to fill the Gram matrix lazily, for the features that enter the
+    working set only. ``norms`` (exact column variances) detect cancellation;
+    affected blocks are recomputed from centred row chunks.
+    """
+    if sp.issparse(X):
+        Xs = sp.csc_matrix(X)
+        XJ = Xs[:, columns]
+        raw = np.asarray((Xs.T @ (sp.diags(wn) @ XJ)).toarray(), dtype=np.float64)
+    else:
+        XJ = np.asarray(X[:, columns], dtype=np.float64)
+        raw = np.asarray(X.T @ (XJ * wn[:, None]), dtype=np.float64)
+    block = raw - np.outer(mean, mean[columns])
+    raw_diag = raw[columns, np.arange(len(columns))]
+    if np.any(norms[columns] < _CANCELLATION_RATIO * raw_diag):
+        block = np.zeros((X.shape[1], len(columns)))
+        for rows in _row_blocks(X.shape[0], X.shape[1]):
+            Xb = _block(X, rows) - mean
+            block += Xb.T @ (Xb[:, columns] * wn[rows, None])
+    return block

@@ -1,0 +1,845 @@
+"""scikit-learn compatible elastic-net estimators over the glmops engine.
+
+All estimators minimise, for weights ``w`` with sum ``W``::
+
+    1/(2W) * sum_i w_i (y_i - b0 - x_i.b)^2
+        + alpha * (l1_ratio * |b|_1 + (1 - l1_ratio)/2 * |b|_2^2)
+
+exactly scikit-learn's parametrisation, so results compare 1:1. ``tol``
+certifies the fit: the solver stops when the duality gap is at most
+``tol * sum_i w_i (y_i - ybar)^2 / W`` (scikit-learn's meaning), and
+``dual_gap_`` reports the gap reached, in objective units.
+
+``standardize=True`` solves glmnet-style on weighted-standardised columns
+(standard deviation with divisor ``W``) and reports coefficients on the
+original scale; constant columns get a zero coefficient.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from glmops._typing import FloatArray
+from glmops._validation import check_sample_weight, check_target
+from glmops.core.path import (
+    SOLVERS,
+    PathResult,
+    alpha_grid,
+    choose_solver,
+    compute_alpha_max,
+    make_backend,
+    solve_path,
+)
+from glmops.core.stats import SufficientStats, column_moments, compute_stats
+from glmops.errors import ConvergenceWarning, InvalidInputError
+
+__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path"]
+
+_COMMON_CONSTRAINTS: dict[str, list[Any]] = {
+    "fit_intercept": ["boolean"],
+    "standardize": ["boolean"],
+    "positive": ["boolean"],
+    "solver": [StrOptions(set(SOLVERS))],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+def _validate_xy(
+    estimator: BaseEstimator, X: Any, y: Any, sample_weight: Any
+) -> tuple[FloatArray | sp.spmatrix, FloatArray, FloatArray | None]:
+    """Return validated ``(X, y, sample_weight)``; nothing is copied needlessly."""
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csc", "csr", "coo"],
+        dtype=[np.float64, np.float32],
+        y_numeric=True,
+        multi_output=False,
+    )
+    if sp.issparse(X) and X.format != "csc":
+        X = X.tocsc()
+    y_arr = check_target(y, X.shape[0])
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    return X, y_arr, sw
+
+
+def _penalty_scale(norms: FloatArray, standardize: bool) -> FloatArray:
+    """Per-feature penalty scale: weighted std when standardising, else 1 (0: dead)."""
+    if standardize:
+        return np.sqrt(norms)
+    return np.where(norms > 0, 1.0, 0.0)
+
+
+def _warn_if_not_converged(result: PathResult, tol: float, where: str) -> None:
+    if not np.all(result.converged):
+        k = int(np.flatnonzero(~result.converged)[0])
+        warnings.warn(
+            f"{where} did not converge at alpha={result.alphas[k]:.4g}: duality gap "
+            f"{result.dual_gaps[k]:.3e} > tolerance {result.tol_abs:.3e} "
+            f"(tol={tol} times the weighted variance of y). Increase max_iter, "
+            "or check for badly scaled features.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _fit_path(
+    X: FloatArray | sp.spmatrix,
+    y: FloatArray,
+    sample_weight: FloatArray | None,
+    alphas: FloatArray | None,
+    *,
+    l1_ratio: float,
+    n_alphas: int,
+    eps: float,
+    fit_intercept: bool,
+    standardize: bool,
+    positive: bool,
+    solver: str,
+    tol: float,
+    max_iter: int,
+) -> PathResult:
+    """Fit the path on in-memory data (a single alpha is a path of one)."""
+    resolved = choose_solver(X.shape[0], X.shape[1], solver)
+    single = alphas is not None and len(alphas) == 1
+    backend = make_backend(
+        X, y, sample_weight, fit_intercept=fit_intercept, solver=resolved, lazy_gram=single
+    )
+    scale = _penalty_scale(backend.norms, standardize)
+    alpha_max = compute_alpha_max(backend.c, scale, l1_ratio)
+    if alphas is None:
+        alphas = alpha_grid(alpha_max, n_alphas, eps)
+    return solve_path(
+        backend,
+        alphas,
+        l1_ratio=l1_ratio,
+        penalty_scale=scale,
+        positive=positive,
+        tol=tol,
+        max_iter=max_iter,
+        alpha_start=alpha_max,
+    )
+
+
+class ElasticNet(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+    """Linear regression with combined L1 and L2 priors, certified by duality gap.
+
+    Minimises ``1/(2W) sum_i w_i (y_i - b0 - x_i.b)^2 + alpha*(l1_ratio*|b|_1
+    + (1-l1_ratio)/2*|b|_2^2)``; a drop-in replacement for
+    ``sklearn.linear_model.ElasticNet`` (same objective and ``tol`` meaning).
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Penalty strength, >= 0.
+    l1_ratio : float, default=0.5
+        L1 share of the penalty, in [0, 1] (1 lasso, 0 ridge).
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept (data centred implicitly, never copied).
+    standardize : bool, default=False
+        Solve on weighted-standardised columns (glmnet), report original scale.
+    positive : bool, default=False
+        Constrain coefficients to be non-negative.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Covariance updates on a lazily filled Gram matrix (tall data) or
+        residual updates (wide data; CSC kernel for sparse input).
+    tol : float, default=1e-4
+        Stop when the duality gap is <= ``tol`` times the weighted variance of y.
+    max_iter : int, default=1000
+        Maximum coordinate-descent epochs.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+        Epochs run.
+    dual_gap_ : float
+        Certified duality gap, in objective units.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Present when X had string column names.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        l1_ratio: float = 0.5,
+        fit_intercept: bool = True,
+        standardize: bool = False,
+        positive: bool = False,
+        solver: str = "auto",
+        tol: float = 1e-4,
+        max_iter: int = 1000,
+    ) -> None:
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.positive = positive
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ElasticNet:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32 (solved in float64 arithmetic).
+        y : array-like of shape (n_samples,)
+            Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights with a positive sum.
+
+        Returns
+        -------
+        self : ElasticNet
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y, sw = _validate_xy(self, X, y, sample_weight)
+        if self.alpha == 0:
+            warnings.warn(
+                "With alpha=0 the problem is ordinary least squares, whose duality gap "
+                "never certifies convergence; use sklearn.linear_model.LinearRegression.",
+                UserWarning,
+                stacklevel=2,
+            )
+        result = _fit_path(
+            X,
+            y,
+            sw,
+            np.array([float(self.alpha)]),
+            l1_ratio=float(self.l1_ratio),
+            n_alphas=1,
+            eps=1.0,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            positive=self.positive,
+            solver=self.solver,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+        )
+        _warn_if_not_converged(result, self.tol, type(self).__name__)
+        self.coef_ = result.coefs[0].astype(X.dtype, copy=False)
+        self.intercept_ = float(result.intercepts[0])
+        self.n_iter_ = int(result.n_iters[0])
+        self.dual_gap_ = float(result.dual_gaps[0])
+        return self
+
+    def predict(self, X: Any) -> FloatArray:
+        """Predict with the linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+        return np.asarray(safe_sparse_dot(X, self.coef_) + self.intercept_)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class Lasso(ElasticNet):
+    """Linear regression with an L1 penalty: :class:`ElasticNet` with ``l1_ratio=1``.
+
+    Minimises ``1/(2W) sum_i w_i (y_i - b0 - x_i.b)^2 + alpha*|b|_1``.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Penalty strength, >= 0.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    standardize : bool, default=False
+        Solve on weighted-standardised columns (glmnet), report original scale.
+    positive : bool, default=False
+        Constrain coefficients to be non-negative.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Kernel choice, as in :class:`ElasticNet`.
+    tol : float, default=1e-4
+        Relative duality-gap target.
+    max_iter : int, default=1000
+        Maximum coordinate-descent epochs.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        fit_intercept: bool = True,
+        standardize: bool = False,
+        positive: bool = False,
+        solver: str = "auto",
+        tol: float = 1e-4,
+        max_iter: int = 1000,
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            l1_ratio=1.0,
+            fit_intercept=fit_intercept,
+            standardize=standardize,
+            positive=positive,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
+        )
+
+
+def enet_path(
+    X: Any,
+    y: Any,
+    *,
+    l1_ratio: float = 0.5,
+    eps: float = 1e-3,
+    n_alphas: int = 100,
+    alphas: Any = None,
+    sample_weight: Any = None,
+    fit_intercept: bool = False,
+    standardize: bool = False,
+    positive: bool = False,
+    solver: str = "auto",
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+    return_n_iter: bool = False,
+    return_intercept: bool = False,
+) -> tuple[FloatArray, ...]:
+    """Compute the elastic-net path with warm starts and strong-rule screening.
+
+    Same call and return convention as ``sklearn.linear_model.enet_path``
+    (``fit_intercept=False`` by default there too); every point is certified
+    by its duality gap.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data.
+    y : array-like of shape (n_samples,)
+        Target.
+    l1_ratio : float, default=0.5
+        L1 share of the penalty, in [0, 1].
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of the generated grid.
+    n_alphas : int, default=100
+        Length of the generated grid.
+    alphas : array-like or None, default=None
+        Explicit alphas (solved in descending order; returned as given).
+    sample_weight : array-like of shape (n_samples,) or None
+        Non-negative weights.
+    fit_intercept : bool, default=False
+        Fit an unpenalised intercept (implicit centring).
+    standardize : bool, default=False
+        Solve on weighted-standardised columns, report original scale.
+    positive : bool, default=False
+        Non-negative coefficients.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Kernel choice.
+    tol : float, default=1e-4
+        Relative duality-gap target.
+    max_iter : int, default=1000
+        Maximum epochs per alpha.
+    return_n_iter : bool, default=False
+        Also return the epochs per alpha.
+    return_intercept : bool, default=False
+        Also return the intercepts (after ``n_iters`` when both are asked).
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+    coefs : ndarray of shape (n_features, n_alphas)
+    dual_gaps : ndarray of shape (n_alphas,)
+    n_iters : ndarray of shape (n_alphas,), if ``return_n_iter``
+    intercepts : ndarray of shape (n_alphas,), if ``return_intercept``
+    """
+    est = ElasticNet(
+        l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        positive=positive,
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
+    )
+    est._validate_params()
+    Xv, yv, sw = _validate_xy(est, X, y, sample_weight)
+    alpha_arr = None if alphas is None else _check_alphas(alphas)
+    result = _fit_path(
+        Xv,
+        yv,
+        sw,
+        alpha_arr,
+        l1_ratio=float(l1_ratio),
+        n_alphas=int(n_alphas),
+        eps=float(eps),
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        positive=positive,
+        solver=solver,
+        tol=float(tol),
+        max_iter=int(max_iter),
+    )
+    _warn_if_not_converged(result, tol, "enet_path")
+    out: tuple[FloatArray, ...] = (result.alphas, result.coefs.T.copy(), result.dual_gaps)
+    if return_n_iter:
+        out += (result.n_iters,)
+    if return_intercept:
+        out += (result.intercepts,)
+    return out
+
+
+def _check_alphas(alphas: Any) -> FloatArray:
+    arr = np.asarray(alphas, dtype=np.float64).ravel()
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise InvalidInputError(
+            f"alphas must be a non-empty array of finite values >= 0; got {alphas!r}.",
+            field="alphas",
+            expected="non-empty array of finite values >= 0",
+            got=alphas,
+        )
+    return arr
+
+
+class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+    """Elastic net with the penalty chosen by K-fold cross-validation.
+
+    For tall data the folds cost ONE pass over X: per-fold sufficient
+    statistics ``S_k`` are accumulated once, fold k is trained on
+    ``S_total - S_k`` and scored on ``S_k`` exactly; folds and l1_ratios run
+    in parallel threads. Wide or sparse data fall back to per-fold coordinate
+    descent with warm starts. Same objective and ``tol`` as :class:`ElasticNet`.
+
+    Parameters
+    ----------
+    l1_ratio : float or list of float, default=0.5
+        L1 share(s) to try, each in [0, 1].
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of each generated grid.
+    n_alphas : int, default=100
+        Length of each generated grid.
+    alphas : array-like, int or None, default=None
+        Explicit alphas shared by every l1_ratio; an int is a grid length
+        (scikit-learn >= 1.7 spelling).
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    standardize : bool, default=False
+        Standardise columns inside each training fold (glmnet style).
+    positive : bool, default=False
+        Non-negative coefficients.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Kernel choice; "covariance" enables the one-pass statistics CV.
+    tol : float, default=1e-4
+        Relative duality-gap target of every fit.
+    max_iter : int, default=1000
+        Maximum epochs per alpha.
+    cv : int, cross-validation generator or iterable, default=None
+        Folds, as scikit-learn's ``check_cv`` (None: 5-fold KFold).
+    n_jobs : int or None, default=None
+        Threads for (fold, l1_ratio) fits; None means 1, -1 all cores.
+    selection : {"min", "1se"}, default="min"
+        "1se" picks, within the best l1_ratio, the largest alpha whose mean
+        CV error is within one standard error of the minimum.
+
+    Attributes
+    ----------
+    alpha_, l1_ratio_ : float
+        The chosen penalty.
+    alphas_ : ndarray of shape (n_l1_ratio, n_alphas) or (n_alphas,)
+    mse_path_ : ndarray of shape (n_l1_ratio, n_alphas, n_folds) or (n_alphas, n_folds)
+        Held-out (weighted) mean squared error, as scikit-learn.
+    cv_results_ : dict of ndarray
+        ``l1_ratio``, ``alpha``, ``mean_test_mse``, ``std_test_mse``,
+        ``split{k}_test_mse``, ``rank_test_mse`` over the flattened grid.
+    coef_, intercept_, n_iter_, dual_gap_
+        Of the refit on all data at the chosen point.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "eps": [Interval(Real, 0, None, closed="neither")],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "alphas": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "cv": ["cv_object"],
+        "n_jobs": [Integral, None],
+        "selection": [StrOptions({"min", "1se"})],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        *,
+        l1_ratio: float | list[float] = 0.5,
+        eps: float = 1e-3,
+        n_alphas: int = 100,
+        alphas: Any = None,
+        fit_intercept: bool = True,
+        standardize: bool = False,
+        positive: bool = False,
+        solver: str = "auto",
+        tol: float = 1e-4,
+        max_iter: int = 1000,
+        cv: Any = None,
+        n_jobs: int | None = None,
+        selection: str = "min",
+    ) -> None:
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.n_alphas = n_alphas
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.positive = positive
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.selection = selection
+
+    def _l1_ratios(self) -> FloatArray:
+        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+        if ratios.ndim != 1 or ratios.size == 0 or np.any((ratios < 0) | (ratios > 1)):
+            raise InvalidInputError(
+                f"The 'l1_ratio' parameter of {type(self).__name__} must be a float in "
+                f"[0, 1] or a non-empty list of such floats. Got {self.l1_ratio!r} instead.",
+                field="l1_ratio",
+                expected="float or list of floats in [0, 1]",
+                got=self.l1_ratio,
+            )
+        return ratios
+
+    def _n_threads(self, n_tasks: int) -> int:
+        if self.n_jobs is None:
+            return 1
+        if self.n_jobs < 0:
+            return max(1, min(n_tasks, (os.cpu_count() or 1) + 1 + self.n_jobs))
+        return max(1, min(n_tasks, self.n_jobs))
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ElasticNetCV:
+        """Choose the penalty by cross-validation, then refit on all data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; held-out errors are weighted means.
+
+        Returns
+        -------
+        self : ElasticNetCV
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y, sw = _validate_xy(self, X, y, sample_weight)
+        ratios = self._l1_ratios()
+        n, p = X.shape
+        w = np.ones(n) if sw is None else sw
+        wn = w / w.sum()
+        mean_x, norms = column_moments(X, wn, self.fit_intercept)
+        mean_y = float(wn @ y) if self.fit_intercept else 0.0
+        c_full = np.asarray(safe_sparse_dot(X.T, wn * (y - mean_y))).ravel() - mean_x * float(
+            wn @ (y - mean_y)
+        )
+        grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
+        splits = list(check_cv(self.cv).split(X, y))
+        solver = choose_solver(n, p, self.solver)
+        tasks = [(i, k) for i in range(len(ratios)) for k in range(len(splits))]
+        mse = np.empty((len(ratios), grids.shape[1], len(splits)))
+        shift_x = mean_x if self.fit_intercept else np.zeros(p)
+        shift_y = mean_y
+        if solver == "covariance":
+            fold_fn = self._statistics_folds(X, y, sw, splits, shift_x, shift_y, ratios, grids)
+        else:
+            fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
+        with ThreadPoolExecutor(self._n_threads(len(tasks))) as pool:
+            for (i, k), fold_mse in zip(tasks, pool.map(lambda t: fold_fn(*t), tasks), strict=True):
+                mse[i, :, k] = fold_mse
+        best_i, best_j = self._select(mse, grids)
+        self.l1_ratio_ = float(ratios[best_i])
+        self.alpha_ = float(grids[best_i, best_j])
+        self._record_cv(mse, grids, ratios)
+        refit = _fit_path(
+            X,
+            y,
+            sw,
+            grids[best_i, : best_j + 1],
+            l1_ratio=self.l1_ratio_,
+            n_alphas=1,
+            eps=1.0,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            positive=self.positive,
+            solver=solver,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+        )
+        _warn_if_not_converged(refit, self.tol, type(self).__name__)
+        self.coef_ = refit.coefs[-1].astype(X.dtype, copy=False)
+        self.intercept_ = float(refit.intercepts[-1])
+        self.n_iter_ = int(refit.n_iters[-1])
+        self.dual_gap_ = float(refit.dual_gaps[-1])
+        return self
+
+    def _alpha_grids(self, c_full: FloatArray, scale: FloatArray, ratios: FloatArray) -> FloatArray:
+        if self.alphas is not None and not isinstance(self.alphas, Integral):
+            alphas = np.sort(_check_alphas(self.alphas))[::-1]
+            return np.tile(alphas, (len(ratios), 1))
+        n_alphas = int(self.alphas) if isinstance(self.alphas, Integral) else int(self.n_alphas)
+        return np.stack(
+            [alpha_grid(compute_alpha_max(c_full, scale, r), n_alphas, self.eps) for r in ratios]
+        )
+
+    def _statistics_folds(
+        self,
+        X: FloatArray | sp.spmatrix,
+        y: FloatArray,
+        sw: FloatArray | None,
+        splits: list[tuple[np.ndarray, np.ndarray]],
+        shift_x: FloatArray,
+        shift_y: float,
+        ratios: FloatArray,
+        grids: FloatArray,
+    ) -> Any:
+        """Return a (ratio, fold) -> mse function over one-pass fold statistics."""
+        n = X.shape[0]
+        test_stats = [compute_stats(X, y, sw, shift_x, shift_y, rows=test) for _, test in splits]
+        partition = sum(len(t) for _, t in splits) == n and all(
+            len(tr) + len(te) == n for tr, te in splits
+        )
+        if partition and len(np.unique(np.concatenate([t for _, t in splits]))) == n:
+            total = test_stats[0]
+            for s in test_stats[1:]:
+                total = total + s
+            train_stats = [total - s for s in test_stats]
+        else:
+            train_stats = [compute_stats(X, y, sw, shift_x, shift_y, rows=tr) for tr, _ in splits]
+        problems = [s.centered(self.fit_intercept) for s in train_stats]
+
+        def fold_mse(i: int, k: int) -> FloatArray:
+            from glmops.core.path import GramBackend
+
+            backend = GramBackend(problems[k])
+            result = solve_path(
+                backend,
+                grids[i],
+                l1_ratio=float(ratios[i]),
+                penalty_scale=_penalty_scale(problems[k].norms, self.standardize),
+                positive=self.positive,
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+            )
+            _warn_if_not_converged(result, self.tol, f"{type(self).__name__} fold {k}")
+            held_out: SufficientStats = test_stats[k]
+            sse = held_out.weighted_sse_path(result.intercepts, result.coefs)
+            return np.asarray(sse / held_out.w_sum)
+
+        return fold_mse
+
+    def _refit_folds(
+        self,
+        X: FloatArray | sp.spmatrix,
+        y: FloatArray,
+        sw: FloatArray | None,
+        splits: list[tuple[np.ndarray, np.ndarray]],
+        ratios: FloatArray,
+        grids: FloatArray,
+        solver: str,
+    ) -> Any:
+        """Return a (ratio, fold) -> mse function refitting each training fold."""
+
+        def fold_mse(i: int, k: int) -> FloatArray:
+            train, test = splits[k]
+            backend = make_backend(
+                X[train],
+                y[train],
+                None if sw is None else sw[train],
+                fit_intercept=self.fit_intercept,
+                solver=solver,
+                lazy_gram=False,
+            )
+            result = solve_path(
+                backend,
+                grids[i],
+                l1_ratio=float(ratios[i]),
+                penalty_scale=_penalty_scale(backend.norms, self.standardize),
+                positive=self.positive,
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+            )
+            _warn_if_not_converged(result, self.tol, f"{type(self).__name__} fold {k}")
+            pred = np.asarray(safe_sparse_dot(X[test], result.coefs.T)) + result.intercepts
+            resid2 = (y[test][:, None] - pred) ** 2
+            w_test = None if sw is None else sw[test]
+            return np.asarray(np.average(resid2, axis=0, weights=w_test))
+
+        return fold_mse
+
+    def _select(self, mse: FloatArray, grids: FloatArray) -> tuple[int, int]:
+        mean = mse.mean(axis=2)
+        flat_best = int(np.argmin(mean))
+        best_i, best_j = divmod(flat_best, mean.shape[1])
+        if self.selection == "1se":
+            n_folds = mse.shape[2]
+            se = mse[best_i, best_j].std(ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0.0
+            within = np.flatnonzero(mean[best_i] <= mean[best_i, best_j] + se)
+            best_j = int(within[np.argmax(grids[best_i, within])])
+        return best_i, best_j
+
+    def _record_cv(self, mse: FloatArray, grids: FloatArray, ratios: FloatArray) -> None:
+        scalar = np.ndim(self.l1_ratio) == 0
+        self.alphas_ = grids[0] if scalar else grids
+        self.mse_path_ = mse[0] if scalar else mse
+        n_l1, n_alphas, n_folds = mse.shape
+        flat = mse.reshape(n_l1 * n_alphas, n_folds)
+        mean = flat.mean(axis=1)
+        results: dict[str, np.ndarray] = {
+            "l1_ratio": np.repeat(ratios, n_alphas),
+            "alpha": grids.ravel(),
+            "mean_test_mse": mean,
+            "std_test_mse": flat.std(axis=1),
+        }
+        for k in range(n_folds):
+            results[f"split{k}_test_mse"] = flat[:, k]
+        order = np.argsort(mean, kind="stable")
+        rank = np.empty(len(mean), dtype=np.int64)
+        rank[order] = np.arange(1, len(mean) + 1)
+        results["rank_test_mse"] = rank
+        self.cv_results_ = results
+
+    def predict(self, X: Any) -> FloatArray:
+        """Predict with the refit model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+        return np.asarray(safe_sparse_dot(X, self.coef_) + self.intercept_)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class LassoCV(ElasticNetCV):
+    """Lasso with alpha chosen by cross-validation (:class:`ElasticNetCV`, ``l1_ratio=1``).
+
+    Parameters
+    ----------
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of the generated grid.
+    n_alphas : int, default=100
+        Length of the generated grid.
+    alphas : array-like, int or None, default=None
+        Explicit alphas, or a grid length.
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    standardize : bool, default=False
+        Standardise columns inside each training fold.
+    positive : bool, default=False
+        Non-negative coefficients.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Kernel choice.
+    tol : float, default=1e-4
+        Relative duality-gap target.
+    max_iter : int, default=1000
+        Maximum epochs per alpha.
+    cv : int, cross-validation generator or iterable, default=None
+        Folds (None: 5-fold).
+    n_jobs : int or None, default=None
+        Threads for the fold fits.
+    selection : {"min", "1se"}, default="min"
+        Selection rule.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        k: v for k, v in ElasticNetCV._parameter_constraints.items() if k != "l1_ratio"
+    }
+
+    def __init__(
+        self,
+        *,
+        eps: float = 1e-3,
+        n_alphas: int = 100,
+        alphas: Any = None,
+        fit_intercept: bool = True,
+        standardize: bool = False,
+        positive: bool = False,
+        solver: str = "auto",
+        tol: float = 1e-4,
+        max_iter: int = 1000,
+        cv: Any = None,
+        n_jobs: int | None = None,
+        selection: str = "min",
+    ) -> None:
+        super().__init__(
+            l1_ratio=1.0,
+            eps=eps,
+            n_alphas=n_alphas,
+            alphas=alphas,
+            fit_intercept=fit_intercept,
+            standardize=standardize,
+            positive=positive,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
+            cv=cv,
+            n_jobs=n_jobs,
+            selection=selection,
+        )
