@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
 
 from glmops._typing import FloatArray
 from glmops._validation import check_sample_weight, check_target
@@ -61,6 +61,9 @@ def _validate_xy(
     estimator: BaseEstimator, X: Any, y: Any, sample_weight: Any
 ) -> tuple[FloatArray | sp.spmatrix, FloatArray, FloatArray | None]:
     """Return validated ``(X, y, sample_weight)``; nothing is copied needlessly."""
+    # X's finiteness is checked after the first pass over it (see
+    # _check_finite_stats): a NaN/inf entry makes its column's second moment
+    # non-finite, so the separate scan costs nothing when data are clean.
     X, y = validate_data(
         estimator,
         X,
@@ -69,12 +72,31 @@ def _validate_xy(
         dtype=[np.float64, np.float32],
         y_numeric=True,
         multi_output=False,
+        ensure_all_finite=False,
     )
     if sp.issparse(X) and X.format != "csc":
         X = X.tocsc()
     y_arr = check_target(y, X.shape[0])
     sw = check_sample_weight(sample_weight, X.shape[0])
     return X, y_arr, sw
+
+
+def _check_finite_stats(X: FloatArray | sp.spmatrix, norms: FloatArray, c: FloatArray) -> None:
+    """Raise if X held NaN/inf, detected from statistics its first pass made.
+
+    A non-finite entry makes its column's second moment non-finite; only then
+    is X scanned, for scikit-learn's exact message. Finite values whose
+    squares overflow float64 get their own message.
+    """
+    if np.all(np.isfinite(norms)) and np.all(np.isfinite(c)):
+        return
+    assert_all_finite(X.data if sp.issparse(X) else X, input_name="X")
+    raise InvalidInputError(
+        "X has values so large that their squares overflow float64; rescale the features.",
+        field="X",
+        expected="finite values with finite squares (|x| < 1e154)",
+        got="overflow",
+    )
 
 
 def _penalty_scale(norms: FloatArray, standardize: bool) -> FloatArray:
@@ -119,6 +141,7 @@ def _fit_path(
     backend = make_backend(
         X, y, sample_weight, fit_intercept=fit_intercept, solver=resolved, lazy_gram=single
     )
+    _check_finite_stats(X, backend.norms, backend.c)
     scale = _penalty_scale(backend.norms, standardize)
     alpha_max = compute_alpha_max(backend.c, scale, l1_ratio)
     if alphas is None:
@@ -579,11 +602,9 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         n, p = X.shape
         w = np.ones(n) if sw is None else sw
         wn = w / w.sum()
-        mean_x, norms = column_moments(X, wn, self.fit_intercept)
         mean_y = float(wn @ y) if self.fit_intercept else 0.0
-        c_full = np.asarray(safe_sparse_dot(X.T, wn * (y - mean_y))).ravel() - mean_x * float(
-            wn @ (y - mean_y)
-        )
+        mean_x, norms, c_full = column_moments(X, wn, y - mean_y, self.fit_intercept)
+        _check_finite_stats(X, norms, c_full)
         grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
         splits = list(check_cv(self.cv).split(X, y))
         solver = choose_solver(n, p, self.solver)

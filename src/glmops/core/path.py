@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from glmops._typing import BoolArray, FloatArray
 from glmops.core import kernels
-from glmops.core.stats import CenteredProblem, column_moments, gram_columns
+from glmops.core.stats import CenteredProblem, column_moments, compute_stats, gram_columns
 
 __all__ = [
     "DenseBackend",
@@ -164,18 +164,28 @@ class GramBackend:
     def lazy(
         cls,
         X: FloatArray | sp.spmatrix,
+        sample_weight: FloatArray | None,
         wn: FloatArray,
         yc: FloatArray,
         mean_x: FloatArray,
         mean_y: float,
         norms: FloatArray,
+        c: FloatArray,
+        fit_intercept: bool,
     ) -> GramBackend:
-        """Build a backend whose Gram columns are computed on first use."""
-        c = np.asarray(X.T @ (wn * yc), dtype=np.float64).ravel() - mean_x * float(wn @ yc)
+        """Build a backend whose Gram columns are computed on first use.
+
+        Columns cost ``n*p`` each (gemm); once more than half are wanted the
+        whole matrix is computed by syrk (``n*p^2/2``) instead.
+        """
         p = X.shape[1]
         problem = CenteredProblem(np.zeros((p, p)), c, float(wn @ (yc * yc)), mean_x, mean_y, norms)
 
         def columns(J: np.ndarray) -> FloatArray:
+            if J.size > _FULL_GRAM_SHARE * p:
+                shift = mean_x if fit_intercept else np.zeros(p)
+                stats = compute_stats(X, yc, sample_weight, shift, 0.0)
+                return stats.centered(fit_intercept).G[:, J]
             return gram_columns(X, wn, mean_x, norms, J)
 
         return cls(problem, column_source=columns)
@@ -197,7 +207,7 @@ class GramBackend:
         if missing.size == 0 or self._column_source is None:
             return
         if (self.has_column.sum() + missing.size) > _FULL_GRAM_SHARE * self.n_features:
-            missing = np.flatnonzero(~self.has_column)
+            missing = np.flatnonzero(~self.has_column)  # the source switches to syrk
         block = self._column_source(missing)
         self.G[:, missing] = block
         self.G[missing, :] = block.T
@@ -297,6 +307,7 @@ class DenseBackend:
         mean_x: FloatArray,
         mean_y: float,
         norms: FloatArray,
+        c: FloatArray,
     ) -> None:
         self.X = np.asfortranarray(X)
         self.wn = wn
@@ -306,8 +317,7 @@ class DenseBackend:
         self.mean_y = mean_y
         self.norms = norms
         self.yy = float(wn @ (yc * yc))
-        self.c = np.empty(self.n_features)
-        kernels.dense_full_gradient(self.X, mean_x, wn, yc, self.c)
+        self.c = c
         self._b = np.zeros(self.n_features)
         self._grad = self.c.copy()
         self._r = yc.copy()
@@ -363,6 +373,7 @@ class SparseBackend:
         mean_x: FloatArray,
         mean_y: float,
         norms: FloatArray,
+        c: FloatArray,
     ) -> None:
         self.X = X
         self.wn = wn
@@ -372,8 +383,7 @@ class SparseBackend:
         self.mean_y = mean_y
         self.norms = norms
         self.yy = float(wn @ (yc * yc))
-        self.c = np.empty(self.n_features)
-        kernels.sparse_full_gradient(X.data, X.indices, X.indptr, mean_x, wn, yc, 0.0, self.c)
+        self.c = c
         self._b = np.zeros(self.n_features)
         self._grad = self.c.copy()
         self._z = yc.copy()
@@ -465,24 +475,21 @@ def make_backend(
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     wn = w / w.sum()
-    mean_x, norms = column_moments(X, wn, fit_intercept)
     mean_y = float(wn @ y) if fit_intercept else 0.0
     yc = y - mean_y
+    if solver == "covariance" and not lazy_gram:
+        # one syrk pass gives the means, the norms and the whole Gram matrix
+        shift = None if fit_intercept else np.zeros(X.shape[1])
+        stats = compute_stats(X, y, sample_weight, shift, mean_y)
+        return GramBackend(stats.centered(fit_intercept))
+    mean_x, norms, c = column_moments(X, wn, yc, fit_intercept)
     if solver == "covariance":
-        if lazy_gram:
-            return GramBackend.lazy(X, wn, yc, mean_x, mean_y, norms)
-        from glmops.core.stats import compute_stats
-
-        stats = compute_stats(X, y, sample_weight, mean_x, mean_y)
-        problem = stats.centered(fit_intercept)
-        # exact two-pass norms beat the diagonal of shifted raw moments
-        problem = CenteredProblem(problem.G, problem.c, problem.yy, mean_x, mean_y, norms)
-        return GramBackend(problem)
+        return GramBackend.lazy(X, sample_weight, wn, yc, mean_x, mean_y, norms, c, fit_intercept)
     if sp.issparse(X):
         Xcsc = sp.csc_matrix(X)
         Xcsc.sort_indices()
-        return SparseBackend(Xcsc, wn, yc, mean_x, mean_y, norms)
-    return DenseBackend(np.asarray(X), wn, yc, mean_x, mean_y, norms)
+        return SparseBackend(Xcsc, wn, yc, mean_x, mean_y, norms, c)
+    return DenseBackend(np.asarray(X), wn, yc, mean_x, mean_y, norms, c)
 
 
 @dataclass(frozen=True)

