@@ -401,8 +401,9 @@ def solve_dense(
         ``yc - Xc b`` for the incoming ``b``; kept exact for the outgoing one.
     b : ndarray of shape (p,), float64, changed in place
         Warm start in, solution out.
-    grad : ndarray of shape (p,), float64, written
-        Full gradient ``Xc' Wn r`` at the returned ``b`` (feeds the next strong rule).
+    grad : ndarray of shape (p,), float64, changed in place
+        Full gradient ``Xc' Wn r``: must be current for the incoming ``b``;
+        current for the returned ``b`` (it feeds the next strong rule).
     in_ws : ndarray of shape (p,), bool, changed in place
         Working-set flags.
     l1, l2, positive, tol, max_iter
@@ -416,8 +417,13 @@ def solve_dense(
     ws = np.empty(p, dtype=np.intp)
     all_features = np.arange(p)
     n_epochs = 0
+    # ``grad`` arrives current (the previous call, or reset, left it so): the
+    # first full gradient is free; later ones follow each working-set solve.
+    first = True
     while True:
-        dense_full_gradient(X, mean, wn, r, grad)
+        if not first:
+            dense_full_gradient(X, mean, wn, r, grad)
+        first = False
         rr, yr = _weighted_rr_yr(wn, r, yc, 0.0)
         _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
         if gap <= tol:
@@ -586,8 +592,11 @@ def solve_sparse(
     ws = np.empty(p, dtype=np.intp)
     all_features = np.arange(p)
     n_epochs = 0
+    first = True  # ``grad`` arrives current, as in solve_dense
     while True:
-        sparse_full_gradient(data, indices, indptr, mean, wn, z, offset[0], grad)
+        if not first:
+            sparse_full_gradient(data, indices, indptr, mean, wn, z, offset[0], grad)
+        first = False
         rr, yr = _weighted_rr_yr(wn, z, yc, offset[0])
         _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
         if gap <= tol:
