@@ -251,17 +251,26 @@ def _moments_f(
 
 
 @njit(cache=True, nogil=True, fastmath=False)
-def _centered_norms_of(
-    X: np.ndarray, wn: np.ndarray, mean: np.ndarray, columns: np.ndarray, out: np.ndarray
+def _centered_moments_of(
+    X: np.ndarray,
+    wn: np.ndarray,
+    yc: np.ndarray,
+    mean: np.ndarray,
+    columns: np.ndarray,
+    norms: np.ndarray,
+    c: np.ndarray,
 ) -> None:
-    """Exact two-pass ``sum wn (x_j - m_j)^2`` for the listed columns only."""
+    """Exact centred ``norms[j]`` and ``c[j]`` for the listed columns only."""
     for k in range(columns.shape[0]):
         j = columns[k]
         acc = 0.0
+        acc_y = 0.0
         for i in range(X.shape[0]):
             d = X[i, j] - mean[j]
             acc += wn[i] * d * d
-        out[j] = acc
+            acc_y += wn[i] * d * yc[i]
+        norms[j] = acc
+        c[j] = acc_y
 
 
 @_ignore_fp_errors
@@ -289,42 +298,49 @@ def column_moments(
         f_order = X.flags.f_contiguous and not X.flags.c_contiguous
         (_moments_f if f_order else _moments_c)(X, wn, yc, s1, s2, sy)
     if not fit_intercept:
-        mean = np.zeros(p)
-        norms = s2
-    else:
-        mean = s1
-        norms = s2 - s1 * s1
-        risky = np.flatnonzero(norms < _CANCELLATION_RATIO * s2)
-        if risky.size:
-            if sp.issparse(X):
-                norms = np.asarray(
-                    _sparse_centered_norms(sp.csc_matrix(X), wn, mean, norms, risky),
-                    dtype=np.float64,
-                )
-            else:
-                _centered_norms_of(X, wn, mean, risky, norms)
+        return np.zeros(p), _finish_norms(s2, np.zeros(p)), sy
+    mean = s1
+    norms = s2 - s1 * s1
     c = sy - mean * float(wn @ yc)
+    risky = np.flatnonzero(norms < _CANCELLATION_RATIO * s2)
+    if risky.size:
+        if sp.issparse(X):
+            _sparse_centered_moments(sp.csc_matrix(X), wn, yc, mean, risky, norms, c)
+        else:
+            _centered_moments_of(X, wn, yc, mean, risky, norms, c)
+    return mean, _finish_norms(norms, mean), c
+
+
+def _finish_norms(norms: FloatArray, mean: FloatArray) -> FloatArray:
+    """Clip rounding below zero and zero the norms of constant columns."""
     norms = np.maximum(norms, 0.0)
     norms[dead_feature_mask(norms, mean)] = 0.0
-    return mean, norms, c
+    return norms
 
 
-def _sparse_centered_norms(
-    X: sp.csc_matrix, wn: FloatArray, mean: FloatArray, norms: FloatArray, risky: np.ndarray
-) -> FloatArray:
-    """Recompute ``sum wn (x - m)^2`` exactly for the risky sparse columns.
+def _sparse_centered_moments(
+    X: sp.csc_matrix,
+    wn: FloatArray,
+    yc: FloatArray,
+    mean: FloatArray,
+    risky: np.ndarray,
+    norms: FloatArray,
+    c: FloatArray,
+) -> None:
+    """Recompute exact centred ``norms`` and ``c`` in place for risky sparse columns.
 
-    From the stored entries and the implicit zeros:
-    ``sum_stored wn (x - m)^2 + m^2 * (1 - sum_stored wn)``; never densifies.
+    From the stored entries and the implicit zeros (which contribute
+    ``(0 - m)``): never densifies.
     """
-    norms = norms.copy()
+    sum_wy = float(wn @ yc)
     for j in risky:
         lo, hi = X.indptr[j], X.indptr[j + 1]
         rows = X.indices[lo:hi]
         w_rows = wn[rows]
         d = X.data[lo:hi].astype(np.float64) - mean[j]
         norms[j] = float(w_rows @ (d * d)) + mean[j] ** 2 * (1.0 - float(w_rows.sum()))
-    return norms
+        stored_wy = float(w_rows @ yc[rows])
+        c[j] = float(w_rows @ (d * yc[rows])) - mean[j] * (sum_wy - stored_wy)
 
 
 def _row_blocks(n: int, p: int, elements: int = _CHUNK_ELEMENTS) -> list[slice]:
