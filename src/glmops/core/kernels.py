@@ -282,6 +282,126 @@ def solve_gram(
 
 
 # --------------------------------------------------------------------------
+# Anderson acceleration (residual backends)
+# --------------------------------------------------------------------------
+
+ANDERSON_K = 5
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _anderson_weights(hist: np.ndarray, out: np.ndarray) -> bool:
+    """Fill ``out`` (K) with the Anderson weights of K+1 stored iterates.
+
+    ``c = (U U')^-1 1 / (1' (U U')^-1 1)`` with ``U`` the K successive
+    differences (rows of ``hist`` are iterates); returns False when ``U U'``
+    is numerically singular (then no extrapolation is made).
+    """
+    K = out.shape[0]
+    m = hist.shape[1]
+    M = np.zeros((K, K + 1))
+    for a in range(K):
+        for b in range(a, K):
+            acc = 0.0
+            for j in range(m):
+                acc += (hist[a + 1, j] - hist[a, j]) * (hist[b + 1, j] - hist[b, j])
+            M[a, b] = acc
+            M[b, a] = acc
+        M[a, K] = 1.0
+    scale = 0.0
+    for a in range(K):
+        scale = max(scale, M[a, a])
+    if scale <= 0.0:
+        return False
+    # Gaussian elimination with partial pivoting on [M | 1]
+    for col in range(K):
+        piv = col
+        for r in range(col + 1, K):
+            if abs(M[r, col]) > abs(M[piv, col]):
+                piv = r
+        if abs(M[piv, col]) <= 1e-14 * scale:
+            return False
+        if piv != col:
+            for k in range(K + 1):
+                tmp = M[col, k]
+                M[col, k] = M[piv, k]
+                M[piv, k] = tmp
+        for r in range(col + 1, K):
+            f = M[r, col] / M[col, col]
+            for k in range(col, K + 1):
+                M[r, k] -= f * M[col, k]
+    total = 0.0
+    for a in range(K - 1, -1, -1):
+        acc = M[a, K]
+        for k in range(a + 1, K):
+            acc -= M[a, k] * out[k]
+        out[a] = acc / M[a, a]
+        total += out[a]
+    if total == 0.0 or not np.isfinite(total):
+        return False
+    for a in range(K):
+        out[a] /= total
+    return True
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _anderson_step(
+    hist_b: np.ndarray,
+    hist_r: np.ndarray,
+    weights: np.ndarray,
+    b: np.ndarray,
+    r: np.ndarray,
+    ws: np.ndarray,
+    n_ws: int,
+    wn: np.ndarray,
+    l1: np.ndarray,
+    l2: np.ndarray,
+    positive: bool,
+) -> bool:
+    """Try the Anderson extrapolation of the stored iterates; keep it if better.
+
+    ``hist_b`` (K+1, n_ws) and ``hist_r`` (K+1, n) hold the last K+1
+    working-set coefficients and residuals (Bertrand & Massias 2021). The
+    residual is affine in the coefficients, so it is extrapolated with the
+    same weights, at O(K n) and no product with X. The current point (the
+    last stored one, which ``b``/``r`` hold) is replaced only if the
+    objective decreases, so acceleration can never hurt.
+    """
+    if not _anderson_weights(hist_b, weights):
+        return False
+    K = weights.shape[0]
+    n = r.shape[0]
+    b_acc = np.zeros(n_ws)
+    pen_now = 0.0
+    pen_acc = 0.0
+    for k in range(n_ws):
+        acc = 0.0
+        for a in range(K):
+            acc += weights[a] * hist_b[a + 1, k]
+        if positive and acc < 0.0:
+            return False
+        b_acc[k] = acc
+        j = ws[k]
+        pen_now += l1[j] * abs(b[j]) + 0.5 * l2[j] * b[j] * b[j]
+        pen_acc += l1[j] * abs(acc) + 0.5 * l2[j] * acc * acc
+    r_acc = np.zeros(n)
+    for a in range(K):
+        wa = weights[a]
+        for i in range(n):
+            r_acc[i] += wa * hist_r[a + 1, i]
+    rr_now = 0.0
+    rr_acc = 0.0
+    for i in range(n):
+        rr_now += wn[i] * r[i] * r[i]
+        rr_acc += wn[i] * r_acc[i] * r_acc[i]
+    if not 0.5 * rr_acc + pen_acc < 0.5 * rr_now + pen_now:
+        return False
+    for k in range(n_ws):
+        b[ws[k]] = b_acc[k]
+    r[:] = r_acc
+    return True
+
+
+# --------------------------------------------------------------------------
 # Dense residual ("naive") backend
 # --------------------------------------------------------------------------
 
@@ -413,9 +533,12 @@ def solve_dense(
     -------
     (n_epochs, gap, status)
     """
-    p = X.shape[1]
+    n, p = X.shape
     ws = np.empty(p, dtype=np.intp)
     all_features = np.arange(p)
+    hist_b = np.empty((ANDERSON_K + 1, p))
+    hist_r = np.empty((ANDERSON_K + 1, n))
+    weights = np.empty(ANDERSON_K)
     n_epochs = 0
     # ``grad`` arrives current (the previous call, or reset, left it so): the
     # first full gradient is free; later ones follow each working-set solve.
@@ -438,9 +561,19 @@ def solve_dense(
             if in_ws[j]:
                 ws[n_ws] = j
                 n_ws += 1
+        n_hist = 0
         while n_epochs < max_iter:
             max_change = _dense_epoch(X, mean, wn, norms, r, b, ws, n_ws, l1, l2, positive)
             n_epochs += 1
+            for k in range(n_ws):
+                hist_b[n_hist, k] = b[ws[k]]
+            hist_r[n_hist] = r
+            n_hist += 1
+            if n_hist == ANDERSON_K + 1:
+                _anderson_step(
+                    hist_b[:, :n_ws], hist_r, weights, b, r, ws, n_ws, wn, l1, l2, positive
+                )
+                n_hist = 0
             if max_change * max_change <= tol or n_epochs % 10 == 0:
                 for k in range(n_ws):
                     j = ws[k]
@@ -589,8 +722,12 @@ def solve_sparse(
     (n_epochs, gap, status)
     """
     p = indptr.shape[0] - 1
+    n = z.shape[0]
     ws = np.empty(p, dtype=np.intp)
     all_features = np.arange(p)
+    hist_b = np.empty((ANDERSON_K + 1, p))
+    hist_r = np.empty((ANDERSON_K + 1, n))
+    weights = np.empty(ANDERSON_K)
     n_epochs = 0
     first = True  # ``grad`` arrives current, as in solve_dense
     while True:
@@ -612,6 +749,7 @@ def solve_sparse(
                 ws[n_ws] = j
                 n_ws += 1
         sum_r = _sparse_sum_r(wn, z, offset[0])
+        n_hist = 0
         while n_epochs < max_iter:
             max_change = _sparse_epoch(
                 data,
@@ -631,6 +769,20 @@ def solve_sparse(
                 sum_r,
             )
             n_epochs += 1
+            # the residual z + offset is affine in b: store it with the offset folded in
+            for k in range(n_ws):
+                hist_b[n_hist, k] = b[ws[k]]
+            for i in range(n):
+                hist_r[n_hist, i] = z[i] + offset[0]
+            n_hist += 1
+            if n_hist == ANDERSON_K + 1:
+                for i in range(n):
+                    z[i] += offset[0]
+                offset[0] = 0.0
+                _anderson_step(
+                    hist_b[:, :n_ws], hist_r, weights, b, z, ws, n_ws, wn, l1, l2, positive
+                )
+                n_hist = 0
             if max_change * max_change <= tol or n_epochs % 10 == 0:
                 sum_r = _sparse_sum_r(wn, z, offset[0])
                 for k in range(n_ws):
