@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -35,6 +36,8 @@ from glmops._typing import FloatArray
 from glmops._validation import check_sample_weight, check_target
 from glmops.core.path import (
     SOLVERS,
+    Backend,
+    GramBackend,
     PathResult,
     alpha_grid,
     choose_solver,
@@ -42,7 +45,7 @@ from glmops.core.path import (
     make_backend,
     solve_path,
 )
-from glmops.core.stats import SufficientStats, column_moments, compute_stats
+from glmops.core.stats import CenteredProblem, SufficientStats, column_moments, compute_stats
 from glmops.errors import ConvergenceWarning, InvalidInputError
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path"]
@@ -464,6 +467,55 @@ def _check_alphas(alphas: Any) -> FloatArray:
     return arr
 
 
+@dataclass(frozen=True)
+class _FoldStatistics:
+    """Per-fold sufficient statistics from one pass over X.
+
+    ``test[k]`` are fold k's held-out statistics, ``train[k]`` its training
+    ones (``total - test[k]`` when the folds partition the rows) and ``full``
+    the centred problem on all rows (alpha grid and refit).
+    """
+
+    test: list[SufficientStats]
+    train: list[SufficientStats]
+    full: CenteredProblem
+
+    @classmethod
+    def compute(
+        cls,
+        X: FloatArray | sp.spmatrix,
+        y: FloatArray,
+        sw: FloatArray | None,
+        splits: list[tuple[np.ndarray, np.ndarray]],
+        fit_intercept: bool,
+    ) -> _FoldStatistics:
+        n, p = X.shape
+        w = np.ones(n) if sw is None else sw
+        shift_y = float(w @ y / w.sum()) if fit_intercept else 0.0
+        # the first fold's means are the common shift (close to the global ones)
+        first = compute_stats(
+            X, y, sw, None if fit_intercept else np.zeros(p), shift_y, rows=splits[0][1]
+        )
+        test = [first] + [
+            compute_stats(X, y, sw, first.x_shift, shift_y, rows=te) for _, te in splits[1:]
+        ]
+        held_out = np.concatenate([te for _, te in splits])
+        is_partition = (
+            held_out.size == n
+            and np.all(np.bincount(held_out, minlength=n) == 1)
+            and all(len(tr) + len(te) == n for tr, te in splits)
+        )
+        if is_partition:
+            total = test[0]
+            for s in test[1:]:
+                total = total + s
+            train = [total - s for s in test]
+        else:
+            total = compute_stats(X, y, sw, first.x_shift, shift_y)
+            train = [compute_stats(X, y, sw, first.x_shift, shift_y, rows=tr) for tr, _ in splits]
+        return cls(test, train, total.centered(fit_intercept))
+
+
 class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     """Elastic net with the penalty chosen by K-fold cross-validation.
 
@@ -600,22 +652,28 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         X, y, sw = _validate_xy(self, X, y, sample_weight)
         ratios = self._l1_ratios()
         n, p = X.shape
-        w = np.ones(n) if sw is None else sw
-        wn = w / w.sum()
-        mean_y = float(wn @ y) if self.fit_intercept else 0.0
-        mean_x, norms, c_full = column_moments(X, wn, y - mean_y, self.fit_intercept)
-        _check_finite_stats(X, norms, c_full)
-        grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
         splits = list(check_cv(self.cv).split(X, y))
         solver = choose_solver(n, p, self.solver)
+        if solver == "covariance":
+            folds = _FoldStatistics.compute(X, y, sw, splits, self.fit_intercept)
+            full = folds.full
+            _check_finite_stats(X, full.norms, full.c)
+            refit_backend: Backend = GramBackend(full)
+            grids = self._alpha_grids(full.c, _penalty_scale(full.norms, self.standardize), ratios)
+            fold_fn = self._statistics_folds(folds, ratios, grids)
+        else:
+            w = np.ones(n) if sw is None else sw
+            wn = w / w.sum()
+            mean_y = float(wn @ y) if self.fit_intercept else 0.0
+            _, norms, c_full = column_moments(X, wn, y - mean_y, self.fit_intercept)
+            _check_finite_stats(X, norms, c_full)
+            grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
+            fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
+            refit_backend = make_backend(
+                X, y, sw, fit_intercept=self.fit_intercept, solver=solver, lazy_gram=False
+            )
         tasks = [(i, k) for i in range(len(ratios)) for k in range(len(splits))]
         mse = np.empty((len(ratios), grids.shape[1], len(splits)))
-        shift_x = mean_x if self.fit_intercept else np.zeros(p)
-        shift_y = mean_y
-        if solver == "covariance":
-            fold_fn = self._statistics_folds(X, y, sw, splits, shift_x, shift_y, ratios, grids)
-        else:
-            fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
         with ThreadPoolExecutor(self._n_threads(len(tasks))) as pool:
             for (i, k), fold_mse in zip(tasks, pool.map(lambda t: fold_fn(*t), tasks), strict=True):
                 mse[i, :, k] = fold_mse
@@ -623,18 +681,14 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.l1_ratio_ = float(ratios[best_i])
         self.alpha_ = float(grids[best_i, best_j])
         self._record_cv(mse, grids, ratios)
-        refit = _fit_path(
-            X,
-            y,
-            sw,
+        # refit on all data, warm-started down the chosen grid; the covariance
+        # route reuses S_total, so the refit costs no pass over X
+        refit = solve_path(
+            refit_backend,
             grids[best_i, : best_j + 1],
             l1_ratio=self.l1_ratio_,
-            n_alphas=1,
-            eps=1.0,
-            fit_intercept=self.fit_intercept,
-            standardize=self.standardize,
+            penalty_scale=_penalty_scale(refit_backend.norms, self.standardize),
             positive=self.positive,
-            solver=solver,
             tol=float(self.tol),
             max_iter=int(self.max_iter),
         )
@@ -655,37 +709,14 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         )
 
     def _statistics_folds(
-        self,
-        X: FloatArray | sp.spmatrix,
-        y: FloatArray,
-        sw: FloatArray | None,
-        splits: list[tuple[np.ndarray, np.ndarray]],
-        shift_x: FloatArray,
-        shift_y: float,
-        ratios: FloatArray,
-        grids: FloatArray,
+        self, folds: _FoldStatistics, ratios: FloatArray, grids: FloatArray
     ) -> Any:
         """Return a (ratio, fold) -> mse function over one-pass fold statistics."""
-        n = X.shape[0]
-        test_stats = [compute_stats(X, y, sw, shift_x, shift_y, rows=test) for _, test in splits]
-        partition = sum(len(t) for _, t in splits) == n and all(
-            len(tr) + len(te) == n for tr, te in splits
-        )
-        if partition and len(np.unique(np.concatenate([t for _, t in splits]))) == n:
-            total = test_stats[0]
-            for s in test_stats[1:]:
-                total = total + s
-            train_stats = [total - s for s in test_stats]
-        else:
-            train_stats = [compute_stats(X, y, sw, shift_x, shift_y, rows=tr) for tr, _ in splits]
-        problems = [s.centered(self.fit_intercept) for s in train_stats]
+        problems = [s.centered(self.fit_intercept) for s in folds.train]
 
         def fold_mse(i: int, k: int) -> FloatArray:
-            from glmops.core.path import GramBackend
-
-            backend = GramBackend(problems[k])
             result = solve_path(
-                backend,
+                GramBackend(problems[k]),
                 grids[i],
                 l1_ratio=float(ratios[i]),
                 penalty_scale=_penalty_scale(problems[k].norms, self.standardize),
@@ -694,7 +725,7 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
                 max_iter=int(self.max_iter),
             )
             _warn_if_not_converged(result, self.tol, f"{type(self).__name__} fold {k}")
-            held_out: SufficientStats = test_stats[k]
+            held_out = folds.test[k]
             sse = held_out.weighted_sse_path(result.intercepts, result.coefs)
             return np.asarray(sse / held_out.w_sum)
 
