@@ -672,11 +672,11 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             refit_backend = make_backend(
                 X, y, sw, fit_intercept=self.fit_intercept, solver=solver, lazy_gram=False
             )
-        tasks = [(i, k) for i in range(len(ratios)) for k in range(len(splits))]
+        # one task per fold, each walking every l1_ratio's path on one backend
         mse = np.empty((len(ratios), grids.shape[1], len(splits)))
-        with ThreadPoolExecutor(self._n_threads(len(tasks))) as pool:
-            for (i, k), fold_mse in zip(tasks, pool.map(lambda t: fold_fn(*t), tasks), strict=True):
-                mse[i, :, k] = fold_mse
+        with ThreadPoolExecutor(self._n_threads(len(splits))) as pool:
+            for k, fold_mse in enumerate(pool.map(fold_fn, range(len(splits)))):
+                mse[:, :, k] = fold_mse
         best_i, best_j = self._select(mse, grids)
         self.l1_ratio_ = float(ratios[best_i])
         self.alpha_ = float(grids[best_i, best_j])
@@ -711,25 +711,33 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     def _statistics_folds(
         self, folds: _FoldStatistics, ratios: FloatArray, grids: FloatArray
     ) -> Any:
-        """Return a (ratio, fold) -> mse function over one-pass fold statistics."""
-        problems = [s.centered(self.fit_intercept) for s in folds.train]
+        """Return a fold -> mse (n_l1_ratio, n_alphas) function over fold statistics."""
 
-        def fold_mse(i: int, k: int) -> FloatArray:
-            result = solve_path(
-                GramBackend(problems[k]),
-                grids[i],
-                l1_ratio=float(ratios[i]),
-                penalty_scale=_penalty_scale(problems[k].norms, self.standardize),
-                positive=self.positive,
-                tol=float(self.tol),
-                max_iter=int(self.max_iter),
-            )
-            _warn_if_not_converged(result, self.tol, f"{type(self).__name__} fold {k}")
+        def fold_mse(k: int) -> FloatArray:
+            problem = folds.train[k].centered(self.fit_intercept)
+            backend = GramBackend(problem)
             held_out = folds.test[k]
-            sse = held_out.weighted_sse_path(result.intercepts, result.coefs)
-            return np.asarray(sse / held_out.w_sum)
+            out = np.empty(grids.shape)
+            for i, ratio in enumerate(ratios):
+                result = self._fold_path(backend, grids[i], float(ratio), k)
+                sse = held_out.weighted_sse_path(result.intercepts, result.coefs)
+                out[i] = sse / held_out.w_sum
+            return out
 
         return fold_mse
+
+    def _fold_path(self, backend: Backend, alphas: FloatArray, ratio: float, k: int) -> PathResult:
+        result = solve_path(
+            backend,
+            alphas,
+            l1_ratio=ratio,
+            penalty_scale=_penalty_scale(backend.norms, self.standardize),
+            positive=self.positive,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+        )
+        _warn_if_not_converged(result, self.tol, f"{type(self).__name__} fold {k}")
+        return result
 
     def _refit_folds(
         self,
@@ -741,9 +749,9 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         grids: FloatArray,
         solver: str,
     ) -> Any:
-        """Return a (ratio, fold) -> mse function refitting each training fold."""
+        """Return a fold -> mse (n_l1_ratio, n_alphas) function refitting the fold."""
 
-        def fold_mse(i: int, k: int) -> FloatArray:
+        def fold_mse(k: int) -> FloatArray:
             train, test = splits[k]
             backend = make_backend(
                 X[train],
@@ -753,20 +761,14 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
                 solver=solver,
                 lazy_gram=False,
             )
-            result = solve_path(
-                backend,
-                grids[i],
-                l1_ratio=float(ratios[i]),
-                penalty_scale=_penalty_scale(backend.norms, self.standardize),
-                positive=self.positive,
-                tol=float(self.tol),
-                max_iter=int(self.max_iter),
-            )
-            _warn_if_not_converged(result, self.tol, f"{type(self).__name__} fold {k}")
-            pred = np.asarray(safe_sparse_dot(X[test], result.coefs.T)) + result.intercepts
-            resid2 = (y[test][:, None] - pred) ** 2
+            X_test, y_test = X[test], y[test]
             w_test = None if sw is None else sw[test]
-            return np.asarray(np.average(resid2, axis=0, weights=w_test))
+            out = np.empty(grids.shape)
+            for i, ratio in enumerate(ratios):
+                result = self._fold_path(backend, grids[i], float(ratio), k)
+                pred = np.asarray(safe_sparse_dot(X_test, result.coefs.T)) + result.intercepts
+                out[i] = np.average((y_test[:, None] - pred) ** 2, axis=0, weights=w_test)
+            return out
 
         return fold_mse
 
