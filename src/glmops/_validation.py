@@ -16,9 +16,15 @@ from glmops.errors import InvalidInputError
 
 __all__ = ["check_sample_weight", "check_target"]
 
+# |v| above this has a square that overflows float64 (sqrt of the max double)
+_SQUARE_OVERFLOW = 1e154
+
 
 def check_target(y: Any, n_samples: int) -> FloatArray:
-    """Return ``y`` as a finite float64 vector of length ``n_samples``."""
+    """Return ``y`` as a float64 vector of length ``n_samples`` whose squares are finite.
+
+    NaN/inf in y were already refused by scikit-learn's ``check_X_y``.
+    """
     y_arr = np.asarray(y, dtype=np.float64)
     if y_arr.ndim != 1:
         raise InvalidInputError(
@@ -33,6 +39,13 @@ def check_target(y: Any, n_samples: int) -> FloatArray:
             field="y",
             expected=f"{n_samples} samples",
             got=y_arr.shape[0],
+        )
+    if y_arr.size and not np.max(np.abs(y_arr)) < _SQUARE_OVERFLOW:
+        raise InvalidInputError(
+            "y has values so large that their squares overflow float64; rescale the target.",
+            field="y",
+            expected=f"finite values with |y| < {_SQUARE_OVERFLOW:g}",
+            got=float(np.max(np.abs(y_arr))),
         )
     return y_arr
 

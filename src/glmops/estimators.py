@@ -77,20 +77,43 @@ def _validate_xy(
         multi_output=False,
         ensure_all_finite=False,
     )
-    if sp.issparse(X) and X.format != "csc":
-        X = X.tocsc()
+    if sp.issparse(X):
+        X = _canonical_csc(X)
     y_arr = check_target(y, X.shape[0])
     sw = check_sample_weight(sample_weight, X.shape[0])
     return X, y_arr, sw
 
 
-def _check_finite_stats(X: FloatArray | sp.spmatrix, norms: FloatArray, c: FloatArray) -> None:
+def _canonical_csc(X: sp.spmatrix) -> sp.csc_matrix:
+    """Return X as CSC with sorted, summed entries, copying rather than mutating.
+
+    scipy allows duplicate (to be summed) and unsorted entries; the kernels
+    need neither, and sorting in place would reorder the caller's arrays.
+    """
+    csc = X.tocsc()
+    if csc.has_canonical_format:
+        return csc
+    csc = csc.copy() if csc is X else csc
+    csc.sum_duplicates()
+    return csc
+
+
+def _check_finite_stats(
+    X: FloatArray | sp.spmatrix, norms: FloatArray, c: FloatArray, yy: float
+) -> None:
     """Raise if X held NaN/inf, detected from statistics its first pass made.
 
     A non-finite entry makes its column's second moment non-finite; only then
     is X scanned, for scikit-learn's exact message. Finite values whose
-    squares overflow float64 get their own message.
+    squares overflow float64 get their own message, for X and for y.
     """
+    if not np.isfinite(yy):
+        raise InvalidInputError(
+            "y has values so large that their squares overflow float64; rescale the target.",
+            field="y",
+            expected="finite values with finite squares (|y| < 1e154)",
+            got="overflow",
+        )
     if np.all(np.isfinite(norms)) and np.all(np.isfinite(c)):
         return
     assert_all_finite(X.data if sp.issparse(X) else X, input_name="X")
@@ -144,7 +167,7 @@ def _fit_path(
     backend = make_backend(
         X, y, sample_weight, fit_intercept=fit_intercept, solver=resolved, lazy_gram=single
     )
-    _check_finite_stats(X, backend.norms, backend.c)
+    _check_finite_stats(X, backend.norms, backend.c, backend.yy)
     scale = _penalty_scale(backend.norms, standardize)
     alpha_max = compute_alpha_max(backend.c, scale, l1_ratio)
     if alphas is None:
@@ -431,6 +454,7 @@ def enet_path(
     est._validate_params()
     Xv, yv, sw = _validate_xy(est, X, y, sample_weight)
     alpha_arr = None if alphas is None else _check_alphas(alphas)
+    _check_grid(eps, n_alphas)
     result = _fit_path(
         Xv,
         yv,
@@ -455,6 +479,24 @@ def enet_path(
     return out
 
 
+def _check_grid(eps: Any, n_alphas: Any) -> None:
+    """Validate the generated-grid parameters of :func:`enet_path`."""
+    if not isinstance(eps, Real) or not float(eps) > 0 or not np.isfinite(float(eps)):
+        raise InvalidInputError(
+            f"The 'eps' parameter of enet_path must be a float > 0. Got {eps!r} instead.",
+            field="eps",
+            expected="float > 0",
+            got=eps,
+        )
+    if isinstance(n_alphas, bool) or not isinstance(n_alphas, Integral) or n_alphas < 1:
+        raise InvalidInputError(
+            f"The 'n_alphas' parameter of enet_path must be an int >= 1. Got {n_alphas!r} instead.",
+            field="n_alphas",
+            expected="int >= 1",
+            got=n_alphas,
+        )
+
+
 def _check_alphas(alphas: Any) -> FloatArray:
     arr = np.asarray(alphas, dtype=np.float64).ravel()
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
@@ -465,6 +507,34 @@ def _check_alphas(alphas: Any) -> FloatArray:
             got=alphas,
         )
     return arr
+
+
+def _check_fold_weights(sw: FloatArray | None, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Every training and held-out set needs positive total weight."""
+    if sw is None:
+        return
+    for k, (train, test) in enumerate(splits):
+        for part, rows in (("training", train), ("held-out", test)):
+            if not sw[rows].sum() > 0:
+                raise InvalidInputError(
+                    f"sample_weight is zero on every {part} row of CV split {k}; "
+                    "the fold cannot be fitted or scored. Use other splits or weights.",
+                    field="sample_weight",
+                    expected=f"positive total weight on each {part} set",
+                    got=0.0,
+                )
+
+
+def _is_partition(splits: list[tuple[np.ndarray, np.ndarray]], n: int) -> bool:
+    """Whether the test sets partition the rows and each train set is its complement."""
+    held_out = np.concatenate([np.asarray(te) for _, te in splits])
+    if held_out.size != n or np.any(np.bincount(held_out, minlength=n) != 1):
+        return False
+    for train, test in splits:
+        both = np.concatenate([np.asarray(train), np.asarray(test)])
+        if both.size != n or np.any(np.bincount(both, minlength=n) != 1):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -492,20 +562,23 @@ class _FoldStatistics:
         n, p = X.shape
         w = np.ones(n) if sw is None else sw
         shift_y = float(w @ y / w.sum()) if fit_intercept else 0.0
+
+        def checked(stats: SufficientStats) -> SufficientStats:
+            # X's finiteness shows in the first statistics computed from it
+            _check_finite_stats(X, np.diag(stats.sxx), stats.sxy, stats.syy)
+            return stats
+
         # the first fold's means are the common shift (close to the global ones)
-        first = compute_stats(
-            X, y, sw, None if fit_intercept else np.zeros(p), shift_y, rows=splits[0][1]
+        first = checked(
+            compute_stats(
+                X, y, sw, None if fit_intercept else np.zeros(p), shift_y, rows=splits[0][1]
+            )
         )
         test = [first] + [
-            compute_stats(X, y, sw, first.x_shift, shift_y, rows=te) for _, te in splits[1:]
+            checked(compute_stats(X, y, sw, first.x_shift, shift_y, rows=te))
+            for _, te in splits[1:]
         ]
-        held_out = np.concatenate([te for _, te in splits])
-        is_partition = (
-            held_out.size == n
-            and np.all(np.bincount(held_out, minlength=n) == 1)
-            and all(len(tr) + len(te) == n for tr, te in splits)
-        )
-        if is_partition:
+        if _is_partition(splits, n):
             total = test[0]
             for s in test[1:]:
                 total = total + s
@@ -653,11 +726,11 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         ratios = self._l1_ratios()
         n, p = X.shape
         splits = list(check_cv(self.cv).split(X, y))
+        _check_fold_weights(sw, splits)
         solver = choose_solver(n, p, self.solver)
         if solver == "covariance":
             folds = _FoldStatistics.compute(X, y, sw, splits, self.fit_intercept)
             full = folds.full
-            _check_finite_stats(X, full.norms, full.c)
             refit_backend: Backend = GramBackend(full)
             grids = self._alpha_grids(full.c, _penalty_scale(full.norms, self.standardize), ratios)
             fold_fn = self._statistics_folds(folds, ratios, grids)
@@ -665,8 +738,9 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             w = np.ones(n) if sw is None else sw
             wn = w / w.sum()
             mean_y = float(wn @ y) if self.fit_intercept else 0.0
-            _, norms, c_full = column_moments(X, wn, y - mean_y, self.fit_intercept)
-            _check_finite_stats(X, norms, c_full)
+            yc = y - mean_y
+            _, norms, c_full = column_moments(X, wn, yc, self.fit_intercept)
+            _check_finite_stats(X, norms, c_full, float(wn @ (yc * yc)))
             grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
             fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
             refit_backend = make_backend(

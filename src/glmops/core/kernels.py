@@ -610,6 +610,34 @@ def _sparse_column_gradient(
 
 
 @njit(cache=True, nogil=True, fastmath=False)
+def _sparse_exact_gradient(
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    j: int,
+    mean_j: float,
+    wn: np.ndarray,
+    z: np.ndarray,
+    offset: float,
+) -> float:
+    """Return ``(x_j - mean_j)' Wn r`` centring every row first (sorted indices).
+
+    For columns whose mean dwarfs their spread, where the scalar-offset
+    formula cancels; O(n) instead of O(nnz_j).
+    """
+    acc = 0.0
+    k = indptr[j]
+    end = indptr[j + 1]
+    for i in range(z.shape[0]):
+        xv = 0.0
+        if k < end and indices[k] == i:
+            xv = data[k]
+            k += 1
+        acc += wn[i] * (xv - mean_j) * (z[i] + offset)
+    return acc
+
+
+@njit(cache=True, nogil=True, fastmath=False)
 def sparse_full_gradient(
     data: np.ndarray,
     indices: np.ndarray,
@@ -618,9 +646,14 @@ def sparse_full_gradient(
     wn: np.ndarray,
     z: np.ndarray,
     offset: float,
+    exact: np.ndarray,
     out: np.ndarray,
 ) -> None:
-    """Fill ``out`` with ``Xc' Wn r`` for every feature, ``r = z + offset``."""
+    """Fill ``out`` with ``Xc' Wn r`` for every feature, ``r = z + offset``.
+
+    Columns flagged in ``exact`` are centred row by row (see
+    :func:`_sparse_exact_gradient`).
+    """
     n = z.shape[0]
     wr = np.empty(n)
     s = 0.0
@@ -628,6 +661,9 @@ def sparse_full_gradient(
         wr[i] = wn[i] * (z[i] + offset)
         s += wr[i]
     for j in range(indptr.shape[0] - 1):
+        if exact[j]:
+            out[j] = _sparse_exact_gradient(data, indices, indptr, j, mean[j], wn, z, offset)
+            continue
         acc = 0.0
         for k in range(indptr[j], indptr[j + 1]):
             acc += data[k] * wr[indices[k]]
@@ -659,8 +695,13 @@ def _sparse_epoch(
     l2: np.ndarray,
     positive: bool,
     sum_r: float,
+    exact: np.ndarray,
 ) -> float:
-    """Run one CD pass over ``ws[:n_ws]``; ``offset[0]`` is updated in place."""
+    """Run one CD pass over ``ws[:n_ws]``; ``offset[0]`` is updated in place.
+
+    Columns flagged in ``exact`` update every row of ``z`` by the centred
+    column (the offset is untouched), keeping ``z`` small.
+    """
     max_change = 0.0
     for k in range(n_ws):
         j = ws[k]
@@ -669,15 +710,28 @@ def _sparse_epoch(
             continue
         mj = mean[j]
         bj = b[j]
-        g = _sparse_column_gradient(data, indices, indptr, j, mj, wn, z, offset[0], sum_r)
+        if exact[j]:
+            g = _sparse_exact_gradient(data, indices, indptr, j, mj, wn, z, offset[0])
+        else:
+            g = _sparse_column_gradient(data, indices, indptr, j, mj, wn, z, offset[0], sum_r)
         new = _coordinate_update(g + nj * bj, nj, l1[j], l2[j], positive)
         if new != bj:
             delta = new - bj
             b[j] = new
-            for kk in range(indptr[j], indptr[j + 1]):
-                z[indices[kk]] -= delta * data[kk]
-            # r = z + offset with r -= delta*(x_j - m_j): the constant part
-            offset[0] += delta * mj
+            if exact[j]:
+                kk = indptr[j]
+                end = indptr[j + 1]
+                for i in range(z.shape[0]):
+                    xv = 0.0
+                    if kk < end and indices[kk] == i:
+                        xv = data[kk]
+                        kk += 1
+                    z[i] -= delta * (xv - mj)
+            else:
+                for kk in range(indptr[j], indptr[j + 1]):
+                    z[indices[kk]] -= delta * data[kk]
+                # r = z + offset with r -= delta*(x_j - m_j): the constant part
+                offset[0] += delta * mj
             change = abs(delta) * np.sqrt(nj)
             if change > max_change:
                 max_change = change
@@ -703,6 +757,7 @@ def solve_sparse(
     positive: bool,
     tol: float,
     max_iter: int,
+    exact: np.ndarray,
 ) -> tuple[int, float, int]:
     """Solve one penalty level by residual updates on sparse CSC columns.
 
@@ -715,6 +770,8 @@ def solve_sparse(
         CSC arrays of the raw design (float64/float32 data, int32/int64 indices).
     z : ndarray of shape (n,), float64, changed in place
     offset : ndarray of shape (1,), float64, changed in place
+    exact : ndarray of shape (p,), bool
+        Columns to centre row by row (mean >> spread; needs sorted indices).
     Others : as in :func:`solve_dense`.
 
     Returns
@@ -732,7 +789,7 @@ def solve_sparse(
     first = True  # ``grad`` arrives current, as in solve_dense
     while True:
         if not first:
-            sparse_full_gradient(data, indices, indptr, mean, wn, z, offset[0], grad)
+            sparse_full_gradient(data, indices, indptr, mean, wn, z, offset[0], exact, grad)
         first = False
         rr, yr = _weighted_rr_yr(wn, z, yc, offset[0])
         _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
@@ -767,6 +824,7 @@ def solve_sparse(
                 l2,
                 positive,
                 sum_r,
+                exact,
             )
             n_epochs += 1
             # the residual z + offset is affine in b: store it with the offset folded in
@@ -787,9 +845,14 @@ def solve_sparse(
                 sum_r = _sparse_sum_r(wn, z, offset[0])
                 for k in range(n_ws):
                     j = ws[k]
-                    grad[j] = _sparse_column_gradient(
-                        data, indices, indptr, j, mean[j], wn, z, offset[0], sum_r
-                    )
+                    if exact[j]:
+                        grad[j] = _sparse_exact_gradient(
+                            data, indices, indptr, j, mean[j], wn, z, offset[0]
+                        )
+                    else:
+                        grad[j] = _sparse_column_gradient(
+                            data, indices, indptr, j, mean[j], wn, z, offset[0], sum_r
+                        )
                 rr, yr = _weighted_rr_yr(wn, z, yc, offset[0])
                 _, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
                 if ws_gap <= tol:

@@ -206,8 +206,12 @@ class SufficientStats:
 
 @_ignore_fp_errors
 def dead_feature_mask(norms: FloatArray, mean: FloatArray) -> np.ndarray:
-    """Flag columns that are constant at double precision (variance ~ rounding)."""
-    return np.asarray(norms <= _DEAD_RATIO * (np.abs(norms) + mean * mean))
+    """Flag columns that are constant at double precision (variance ~ rounding).
+
+    Non-finite statistics are never "dead": they must reach the finite check.
+    """
+    finite = np.isfinite(norms) & np.isfinite(mean)
+    return np.asarray(finite & (norms <= _DEAD_RATIO * (np.abs(norms) + mean * mean)))
 
 
 @njit(cache=True, nogil=True, fastmath=False)

@@ -116,13 +116,15 @@ def test_dense_epoch_matches_reference(dtype):
     np.testing.assert_allclose(r, yc - Xc @ b, rtol=1e-9, atol=1e-12)
 
 
-def test_sparse_epoch_and_gradient_match_reference():
+@pytest.mark.parametrize("exact", [False, True], ids=["offset-centring", "exact-centring"])
+def test_sparse_epoch_and_gradient_match_reference(exact):
     X, y, w = _problem(6, sparse=True)
     Xc, yc, wn = centered_problem_ref(X, y, w, True)
     p = X.shape[1]
     A = sp.csc_matrix(X)
     mean = wn @ X
     norms = np.einsum("ij,i,ij->j", Xc, wn, Xc)
+    flags = np.full(p, exact)
     l1, l2 = np.full(p, 0.05), np.full(p, 0.05)
     b = np.zeros(p)
     z = yc.copy()
@@ -131,13 +133,28 @@ def test_sparse_epoch_and_gradient_match_reference():
     expected = b.copy()
     for _ in range(3):
         kernels._sparse_epoch(
-            A.data, A.indices, A.indptr, mean, wn, norms, z, offset, b, ws, p, l1, l2, False, 0.0
+            A.data,
+            A.indices,
+            A.indptr,
+            mean,
+            wn,
+            norms,
+            z,
+            offset,
+            b,
+            ws,
+            p,
+            l1,
+            l2,
+            False,
+            0.0,
+            flags,
         )
         expected = cd_epoch_ref(Xc, yc, wn, expected, l1, l2, ws)
     np.testing.assert_allclose(b, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(z + offset[0], yc - Xc @ b, rtol=1e-9, atol=1e-12)
     grad = np.empty(p)
-    kernels.sparse_full_gradient(A.data, A.indices, A.indptr, mean, wn, z, offset[0], grad)
+    kernels.sparse_full_gradient(A.data, A.indices, A.indptr, mean, wn, z, offset[0], flags, grad)
     np.testing.assert_allclose(grad, Xc.T @ (wn * (yc - Xc @ b)), rtol=1e-9, atol=1e-12)
 
 
@@ -196,6 +213,7 @@ def test_solvers_certify_their_gap(backend):
             False,
             tol,
             10_000,
+            np.zeros(p, dtype=bool),
         )
     assert status == kernels.STATUS_CONVERGED
     assert gap <= tol
