@@ -80,9 +80,7 @@ def main(argv: list[str]) -> int:
                 failures += not ok
                 k = 4
                 fit = mod.fit_single(X, y, alpha=alphas[k], l1_ratio=l1_ratio, tol=tol)
-                obj1 = path_objectives(
-                    X, y, fit.coefs, fit.intercepts, alphas[k : k + 1], l1_ratio
-                )
+                obj1 = path_objectives(X, y, fit.coefs, fit.intercepts, alphas[k : k + 1], l1_ratio)
                 err = float(abs(obj1[0] / ref[k] - 1))
                 ok = err <= RTOL
                 rows.append((name, f"{kind} single", f"{err:.1e}", "ok" if ok else "FAIL"))

@@ -101,7 +101,7 @@ PEERS: dict[str, PeerInfo] = {
             cv=True,
         ),
         PeerInfo("skglm", "skglm ElasticNet", "skglm", "tol", _TOLS, jit=True),
-        PeerInfo("celer", "celer celer_path", "celer", "tol", _TOLS, cv=True),
+        PeerInfo("celer", "celer celer_path", "celer", "tol", _TOLS),
         PeerInfo("glmops", "glmops enet_path", "glmops", "tol", _TOLS, jit=True, cv=True),
     )
 }

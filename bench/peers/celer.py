@@ -12,15 +12,19 @@ Intercept: ``celer_path`` fits none. We do what celer's ElasticNet.fit does
   ``X_scale=1``); celer applies the centring implicitly in its sparse kernels.
 The path warm-starts alpha to alpha. ``prune=True`` as in celer's estimators;
 ``max_iter`` (outer working-set iterations) raised from 100 to 200.
+
+No CV: celer 0.7.4's ElasticNetCV passes ``n_alphas`` to scikit-learn's
+LinearModelCV, which scikit-learn 1.9 no longer accepts (TypeError at
+construction), so celer is left out of tall_cv.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from celer import ElasticNet, ElasticNetCV, celer_path
+from celer import ElasticNet, celer_path
 
-from bench.peers import CVFit, FloatArray, PathFit
+from bench.peers import FloatArray, PathFit
 from bench.peers._common import center_dense, column_means, intercepts_from_means
 from bench.problems import Matrix
 
@@ -30,8 +34,13 @@ MAX_ITER = 200
 def fit_path(
     X: Matrix, y: FloatArray, *, alphas: FloatArray, l1_ratio: float, tol: float
 ) -> PathFit:
-    common = {"alphas": np.asarray(alphas), "l1_ratio": l1_ratio, "tol": tol,
-              "prune": True, "max_iter": MAX_ITER}
+    common = {
+        "alphas": np.asarray(alphas),
+        "l1_ratio": l1_ratio,
+        "tol": tol,
+        "prune": True,
+        "max_iter": MAX_ITER,
+    }
     if sp.issparse(X):
         x_mean = column_means(X)
         y_mean = float(y.mean())
@@ -49,32 +58,3 @@ def fit_single(X: Matrix, y: FloatArray, *, alpha: float, l1_ratio: float, tol: 
         alpha=alpha, l1_ratio=l1_ratio, tol=tol, max_iter=MAX_ITER, fit_intercept=True
     ).fit(X, y)
     return PathFit(np.asarray(model.coef_)[:, None], np.array([model.intercept_]))
-
-
-def fit_cv(
-    X: Matrix,
-    y: FloatArray,
-    *,
-    l1_ratios: tuple[float, ...],
-    n_alphas: int,
-    eps: float,
-    cv: object,
-    tol: float,
-) -> CVFit:
-    model = ElasticNetCV(
-        l1_ratio=list(l1_ratios),
-        n_alphas=n_alphas,
-        eps=eps,
-        cv=cv,
-        tol=tol,
-        max_iter=MAX_ITER,
-        n_jobs=1,
-    ).fit(X, y)
-    return CVFit(
-        alpha=float(model.alpha_),
-        l1_ratio=float(model.l1_ratio_),
-        coef=np.asarray(model.coef_),
-        intercept=float(model.intercept_),
-        alphas=np.atleast_2d(model.alphas_),
-        mse_mean=np.atleast_2d(model.mse_path_.mean(axis=-1)),
-    )

@@ -26,14 +26,25 @@ from glum import GeneralizedLinearRegressor, GeneralizedLinearRegressorCV
 from bench.peers import CVFit, FloatArray, PathFit
 from bench.problems import Matrix
 
-_COMMON = {"family": "normal", "fit_intercept": True, "scale_predictors": False}
+# solver="irls-cd" is what solver="auto" picks with an L1 penalty; set explicitly
+# because glum 3.4's "auto" branch evaluates ``alpha == 0`` and fails on an
+# array of alphas.
+_COMMON = {
+    "family": "normal",
+    "fit_intercept": True,
+    "scale_predictors": False,
+    "solver": "irls-cd",
+}
 
 
 def fit_path(
     X: Matrix, y: FloatArray, *, alphas: FloatArray, l1_ratio: float, tol: float
 ) -> PathFit:
     model = GeneralizedLinearRegressor(
-        alpha=np.asarray(alphas), alpha_search=True, l1_ratio=l1_ratio, gradient_tol=tol,
+        alpha=np.asarray(alphas),
+        alpha_search=True,
+        l1_ratio=l1_ratio,
+        gradient_tol=tol,
         **_COMMON,
     ).fit(X, y)
     return PathFit(np.asarray(model.coef_path_).T, np.asarray(model.intercept_path_))

@@ -92,8 +92,9 @@ def fit_cv(
     cv: object,
     tol: float,
 ) -> CVFit:
-    return _cv(X, y, l1_ratios=l1_ratios, n_alphas=n_alphas, eps=eps, cv=cv, tol=tol,
-               precompute=PRECOMPUTE)
+    return _cv(
+        X, y, l1_ratios=l1_ratios, n_alphas=n_alphas, eps=eps, cv=cv, tol=tol, precompute=PRECOMPUTE
+    )
 
 
 def _cv(
