@@ -298,7 +298,52 @@ class GramBackend:
             self._grad[:] = old_grad
 
 
-class DenseBackend:
+class _ResidualBackend:
+    """State shared by the residual kernels: coefficients, gradient, residual.
+
+    The residual is ``r = yc - Xc b`` (the sparse kernel keeps it as
+    ``z + offset``); ``reset`` returns everything to ``b = 0``.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        wn: FloatArray,
+        yc: FloatArray,
+        mean_x: FloatArray,
+        mean_y: float,
+        norms: FloatArray,
+        c: FloatArray,
+    ) -> None:
+        self.wn = wn
+        self.yc = yc
+        self.n_features = n_features
+        self.mean_x = mean_x
+        self.mean_y = mean_y
+        self.norms = norms
+        self.yy = float(wn @ (yc * yc))
+        self.c = c
+        self._b = np.zeros(n_features)
+        self._grad = c.copy()
+        self._r = yc.copy()
+        self._offset = np.zeros(1)
+
+    def reset(self) -> None:
+        self._b[:] = 0.0
+        self._grad[:] = self.c
+        self._r[:] = self.yc
+        self._offset[0] = 0.0
+
+    @property
+    def coef(self) -> FloatArray:
+        return self._b
+
+    @property
+    def grad(self) -> FloatArray:
+        return self._grad
+
+
+class DenseBackend(_ResidualBackend):
     """Residual updates on Fortran-ordered dense columns, implicit centring."""
 
     def __init__(
@@ -311,31 +356,8 @@ class DenseBackend:
         norms: FloatArray,
         c: FloatArray,
     ) -> None:
+        super().__init__(X.shape[1], wn, yc, mean_x, mean_y, norms, c)
         self.X = np.asfortranarray(X)
-        self.wn = wn
-        self.yc = yc
-        self.n_features = X.shape[1]
-        self.mean_x = mean_x
-        self.mean_y = mean_y
-        self.norms = norms
-        self.yy = float(wn @ (yc * yc))
-        self.c = c
-        self._b = np.zeros(self.n_features)
-        self._grad = self.c.copy()
-        self._r = yc.copy()
-
-    def reset(self) -> None:
-        self._b[:] = 0.0
-        self._grad[:] = self.c
-        self._r[:] = self.yc
-
-    @property
-    def coef(self) -> FloatArray:
-        return self._b
-
-    @property
-    def grad(self) -> FloatArray:
-        return self._grad
 
     def solve(
         self,
@@ -364,7 +386,7 @@ class DenseBackend:
         )
 
 
-class SparseBackend:
+class SparseBackend(_ResidualBackend):
     """Residual updates on CSC columns; centring is a scalar offset, never dense."""
 
     def __init__(
@@ -377,36 +399,11 @@ class SparseBackend:
         norms: FloatArray,
         c: FloatArray,
     ) -> None:
+        super().__init__(X.shape[1], wn, yc, mean_x, mean_y, norms, c)
         self.X = X
-        self.wn = wn
-        self.yc = yc
-        self.n_features = X.shape[1]
-        self.mean_x = mean_x
-        self.mean_y = mean_y
-        self.norms = norms
-        self.yy = float(wn @ (yc * yc))
-        self.c = c
-        self._b = np.zeros(self.n_features)
-        self._grad = self.c.copy()
-        self._z = yc.copy()
-        self._offset = np.zeros(1)
         # columns whose mean dwarfs their spread: the scalar-offset centring
         # would cancel, so the kernel centres them row by row
         self._exact = np.asarray(mean_x * mean_x > _EXACT_CENTRING_RATIO * norms)
-
-    def reset(self) -> None:
-        self._b[:] = 0.0
-        self._grad[:] = self.c
-        self._z[:] = self.yc
-        self._offset[0] = 0.0
-
-    @property
-    def coef(self) -> FloatArray:
-        return self._b
-
-    @property
-    def grad(self) -> FloatArray:
-        return self._grad
 
     def solve(
         self,
@@ -425,7 +422,7 @@ class SparseBackend:
             self.wn,
             self.yc,
             self.norms,
-            self._z,
+            self._r,
             self._offset,
             self._b,
             self._grad,
