@@ -43,6 +43,7 @@ from glmops.core.path import (
     choose_solver,
     compute_alpha_max,
     make_backend,
+    predict_support,
     solve_path,
 )
 from glmops.core.stats import CenteredProblem, SufficientStats, column_moments, compute_stats
@@ -172,6 +173,18 @@ def _fit_path(
     alpha_max = compute_alpha_max(backend.c, scale, l1_ratio)
     if alphas is None:
         alphas = alpha_grid(alpha_max, n_alphas, eps)
+    support = None
+    if single and resolved == "covariance":
+        support = predict_support(
+            X,
+            y,
+            sample_weight,
+            float(alphas[0]),
+            l1_ratio=l1_ratio,
+            penalty_scale=scale,
+            positive=positive,
+            fit_intercept=fit_intercept,
+        )
     return solve_path(
         backend,
         alphas,
@@ -181,6 +194,7 @@ def _fit_path(
         tol=tol,
         max_iter=max_iter,
         alpha_start=alpha_max,
+        initial_working_set=support,
     )
 
 

@@ -249,18 +249,22 @@ def solve_gram(
     ws = np.empty(p, dtype=np.intp)
     all_features = np.arange(p)
     n_epochs = 0
+    rounds = 0
     gap = np.inf
     while True:
         rr, yr = _gram_rr_yr(c, yy, b, grad)
         _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
         if gap <= tol:
             return n_epochs, gap, STATUS_CONVERGED
+        # the caller's working set is solved before any violator joins it
+        # (strong-rule order); later rounds add every KKT violator
         missing = False
         for j in range(p):
-            if not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
+            if rounds > 0 and not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
                 in_ws[j] = True
                 if not has_column[j]:
                     missing = True
+        rounds += 1
         if missing:
             return n_epochs, gap, STATUS_NEED_COLUMNS
         if n_epochs >= max_iter:
@@ -540,6 +544,7 @@ def solve_dense(
     hist_r = np.empty((ANDERSON_K + 1, n))
     weights = np.empty(ANDERSON_K)
     n_epochs = 0
+    rounds = 0
     # ``grad`` arrives current (the previous call, or reset, left it so): the
     # first full gradient is free; later ones follow each working-set solve.
     first = True
@@ -554,8 +559,9 @@ def solve_dense(
         if n_epochs >= max_iter:
             return n_epochs, gap, STATUS_MAX_ITER
         for j in range(p):
-            if not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
+            if rounds > 0 and not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
                 in_ws[j] = True
+        rounds += 1
         n_ws = 0
         for j in range(p):
             if in_ws[j]:
@@ -786,6 +792,7 @@ def solve_sparse(
     hist_r = np.empty((ANDERSON_K + 1, n))
     weights = np.empty(ANDERSON_K)
     n_epochs = 0
+    rounds = 0
     first = True  # ``grad`` arrives current, as in solve_dense
     while True:
         if not first:
@@ -798,8 +805,9 @@ def solve_sparse(
         if n_epochs >= max_iter:
             return n_epochs, gap, STATUS_MAX_ITER
         for j in range(p):
-            if not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
+            if rounds > 0 and not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
                 in_ws[j] = True
+        rounds += 1
         n_ws = 0
         for j in range(p):
             if in_ws[j]:

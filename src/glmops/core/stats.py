@@ -529,7 +529,10 @@ def gram_columns(
         raw = np.asarray((Xs.T @ (sp.diags(wn) @ XJ)).toarray(), dtype=np.float64)
     else:
         XJ = np.asarray(X[:, columns], dtype=np.float64)
-        raw = np.asarray(X.T @ (XJ * wn[:, None]), dtype=np.float64)
+        if wn[0] == wn[-1] and np.all(wn == wn[0]):  # unit weights: no n x k temporary
+            raw = np.asarray(X.T @ XJ, dtype=np.float64) * wn[0]
+        else:
+            raw = np.asarray(X.T @ (XJ * wn[:, None]), dtype=np.float64)
     block = raw - np.outer(mean, mean[columns])
     raw_diag = raw[columns, np.arange(len(columns))]
     if np.any(norms[columns] < _CANCELLATION_RATIO * raw_diag):
