@@ -46,7 +46,7 @@ from glmops.core.path import (
     predict_support,
     solve_path,
 )
-from glmops.core.stats import CenteredProblem, SufficientStats, column_moments, compute_stats
+from glmops.core.stats import CenteredProblem, SufficientStats, compute_stats
 from glmops.errors import ConvergenceWarning, InvalidInputError
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path"]
@@ -749,17 +749,13 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             grids = self._alpha_grids(full.c, _penalty_scale(full.norms, self.standardize), ratios)
             fold_fn = self._statistics_folds(folds, ratios, grids)
         else:
-            w = np.ones(n) if sw is None else sw
-            wn = w / w.sum()
-            mean_y = float(wn @ y) if self.fit_intercept else 0.0
-            yc = y - mean_y
-            _, norms, c_full = column_moments(X, wn, yc, self.fit_intercept)
-            _check_finite_stats(X, norms, c_full, float(wn @ (yc * yc)))
-            grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
-            fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
             refit_backend = make_backend(
                 X, y, sw, fit_intercept=self.fit_intercept, solver=solver, lazy_gram=False
             )
+            norms, c_full = refit_backend.norms, refit_backend.c
+            _check_finite_stats(X, norms, c_full, refit_backend.yy)
+            grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
+            fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
         # one task per fold, each walking every l1_ratio's path on one backend
         mse = np.empty((len(ratios), grids.shape[1], len(splits)))
         with ThreadPoolExecutor(self._n_threads(len(splits))) as pool:
