@@ -15,13 +15,19 @@ Three data backends share one control flow (``_solve_*``):
 * Gram (covariance updates): ``G = Xc' Wn Xc``, ``c = Xc' Wn yc``; the gradient
   ``c - G b`` is kept for every feature, so the duality gap costs O(p).
 * dense residual ("naive"): Fortran-ordered ``X`` and the residual ``r``.
-* sparse residual: CSC ``data, indices, indptr``; centring by a scalar offset.
+* sparse residual: CSC ``data, indices, indptr``; centring by a scalar offset
+  (columns whose mean dwarfs their spread are centred row by row instead).
 
-Control flow per call (Tibshirani et al. 2012; Bertrand & Massias 2021): start
-from a working set (the caller's strong-rule set), run CD epochs on it until
-its restricted duality gap is below the target, then compute the full gradient
-and gap; KKT violators outside the set are added and the loop repeats. The
-returned gap is the certificate of the returned point.
+The residual kernels extrapolate their working-set iterates by Anderson
+acceleration every ``ANDERSON_K`` epochs, keeping the result only when the
+objective drops (Bertrand & Massias 2021).
+
+Control flow per call (Tibshirani et al. 2012; Bertrand & Massias 2021): the
+caller's working set (strong-rule set, or a predicted support) is solved
+first, by CD epochs until its restricted duality gap meets the target; then
+the full gradient and gap are computed, KKT violators outside the set join it
+and the loop repeats. The returned gap is the certificate of the returned
+point.
 
 Status codes returned by the solvers: ``STATUS_CONVERGED``, ``STATUS_MAX_ITER``,
 ``STATUS_NEED_COLUMNS`` (Gram only: a violator has no Gram column yet; its flag
