@@ -1,0 +1,1119 @@
+"""Proximal Newton (IRLS) for the binomial and multinomial elastic net.
+
+Solves, for weights ``wn`` normalised to sum 1,
+
+    min_{b0, B}  sum_i wn_i * logloss_i(b0 + B x_i)
+                 + sum_{k,j} (l1_j |B_kj| + l2_j/2 * B_kj^2)
+
+with one coefficient row (binomial, sigmoid link) or K rows (multinomial,
+true softmax, no reference class). Intercepts are never penalised.
+
+Each Newton step takes the quadratic model of the log loss at the current
+iterate (Hessian weights ``h = wn * p(1-p)``, floored so the model stays
+well posed) restricted to the working set, eliminates the intercept by
+centring under ``h``, and hands the resulting weighted elastic net to the
+coordinate-descent kernels of the regression engine (Gram/covariance for
+tall dense data, residual updates for wide dense and sparse data). A
+backtracking (Armijo) line search on the true objective makes every step
+decrease it. Multinomial fits cycle the classes, one Newton step per class
+(glmnet's partial Newton).
+
+Certificate: the duality gap of the logistic problem. With ``u = wn(Y - P)``
+centred so its columns sum to zero (the intercept's constraint), the dual
+point ``s*u`` gives ``D = sum_i wn_i H(q_i) - sum_{k,j} h*_j(s * x_j'u_k)``
+with ``q = Y + s(P - Y)``, ``H`` the (multi-class) entropy and ``h*`` the
+conjugate of the penalty; ``s`` is 1 (Fenchel, when ridge makes it finite)
+or the largest value keeping ``|s x_j'u_k| <= l1_j`` (the lasso rescaling),
+whichever gives the larger bound. A fit stops when ``primal - D <= tol_abs``.
+
+Working sets: strong-rule set (and the current support) first; after its
+restricted gap is met, the full gradient is computed, KKT violators join
+and the loop repeats (Tibshirani et al. 2012).
+
+References
+----------
+Friedman, Hastie & Tibshirani (2010). Regularization paths for generalized
+linear models via coordinate descent. J. Stat. Softw. 33(1).
+Lee, Sun & Saunders (2014). Proximal Newton-type methods for minimizing
+composite functions. SIAM J. Optim. 24(3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+from glmops._typing import BoolArray, FloatArray, IntArray
+from glmops.core import kernels
+from glmops.core.path import RIDGE_GRID_L1_RATIO
+from glmops.core.stats import column_moments
+
+__all__ = [
+    "LogisticPathResult",
+    "LogisticProblem",
+    "logistic_alpha_max",
+    "make_logistic_problem",
+    "solve_logistic_path",
+]
+
+# floor of p(1-p) in the Hessian weights: keeps the Newton model well posed
+# for saturated samples (glmnet floors p at 1e-5); the line search and the
+# certificate use the exact loss, so the floor never biases the solution
+_VAR_FLOOR = 1e-10
+# relative rounding noise of the objective (sums of n terms in float64)
+_ROUNDING = 1e-14
+# Armijo sufficient-decrease constant and backtracking limit
+_ARMIJO = 1e-4
+_MAX_BACKTRACK = 40
+# inner (quadratic model) tolerance as a share of the current outer gap: a
+# tight inner solve keeps Newton's fast local convergence, and costs little
+# next to forming the model (one weighted pass over the working set)
+_INNER_SHARE = 1e-3
+# CD epochs allowed per inner solve
+_INNER_MAX_EPOCHS = 10_000
+# intercept refinement stops once the intercept gradient is below this
+_INTERCEPT_GRAD_TOL = 1e-13
+# intercept used for a class with no weight (its probability is ~1e-16)
+_ABSENT_CLASS_LOGIT = float(np.log(1e-16))
+
+
+# --------------------------------------------------------------------------
+# Loss, probabilities and the dual's entropy term (numba)
+# --------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _softplus(a: float) -> float:
+    """Return log(1 + exp(a)) without overflow or cancellation."""
+    if a > 0.0:
+        return float(a + np.log1p(np.exp(-a)))
+    return float(np.log1p(np.exp(a)))
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def binomial_state(
+    eta: np.ndarray, y: np.ndarray, wn: np.ndarray, res: np.ndarray, var: np.ndarray
+) -> float:
+    """Fill ``res = y - p`` and ``var = p(1-p)``; return ``sum wn * logloss``.
+
+    ``eta`` (n,) is the linear predictor and ``y`` (n,) holds 0/1 labels.
+    Both ``y - p`` and ``p(1-p)`` are formed from ``exp(-|eta|)`` so they
+    keep full relative precision for saturated samples.
+    """
+    loss = 0.0
+    for i in range(eta.shape[0]):
+        z = eta[i]
+        t = np.exp(-abs(z))
+        one_t = 1.0 + t
+        log_one_t = np.log1p(t)
+        if z > 0.0:
+            p = 1.0 / one_t
+            q = t / one_t
+        else:
+            p = t / one_t
+            q = 1.0 / one_t
+        var[i] = t / (one_t * one_t)
+        # softplus(-z) = log1p(t) + max(-z, 0); softplus(z) = log1p(t) + max(z, 0)
+        if y[i] > 0.5:
+            res[i] = q
+            loss += wn[i] * (log_one_t + max(-z, 0.0))
+        else:
+            res[i] = -p
+            loss += wn[i] * (log_one_t + max(z, 0.0))
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def binomial_loss(eta: np.ndarray, y: np.ndarray, wn: np.ndarray) -> float:
+    """Return ``sum wn * logloss`` for 0/1 labels ``y`` at predictor ``eta``."""
+    loss = 0.0
+    for i in range(eta.shape[0]):
+        if y[i] > 0.5:
+            loss += wn[i] * _softplus(-eta[i])
+        else:
+            loss += wn[i] * _softplus(eta[i])
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def multinomial_state(
+    eta: np.ndarray, labels: np.ndarray, wn: np.ndarray, res: np.ndarray, var: np.ndarray
+) -> float:
+    """Fill ``res = Y - P`` and ``var = P(1-P)`` (both (K, n)); return the loss.
+
+    ``eta`` (K, n) holds one linear predictor per class and ``labels`` (n,)
+    the class index of each sample. ``1 - P`` of the true class is the sum
+    of the other classes' probabilities (no cancellation).
+    """
+    K, n = eta.shape
+    loss = 0.0
+    for i in range(n):
+        top = eta[0, i]
+        for k in range(1, K):
+            top = max(top, eta[k, i])
+        total = 0.0
+        for k in range(K):
+            e = np.exp(eta[k, i] - top)
+            res[k, i] = e
+            total += e
+        lse = top + np.log(total)
+        yi = labels[i]
+        others = 0.0
+        for k in range(K):
+            pk = res[k, i] / total
+            var[k, i] = pk
+            if k != yi:
+                others += pk
+        for k in range(K):
+            pk = var[k, i]
+            if k == yi:
+                res[k, i] = others
+                var[k, i] = pk * others
+            else:
+                res[k, i] = -pk
+                var[k, i] = pk * (1.0 - pk)
+        loss += wn[i] * (lse - eta[yi, i])
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def multinomial_loss(eta: np.ndarray, labels: np.ndarray, wn: np.ndarray) -> float:
+    """Return ``sum wn * (logsumexp(eta_i) - eta_{y_i, i})``."""
+    K, n = eta.shape
+    loss = 0.0
+    for i in range(n):
+        top = eta[0, i]
+        for k in range(1, K):
+            top = max(top, eta[k, i])
+        total = 0.0
+        for k in range(K):
+            total += np.exp(eta[k, i] - top)
+        loss += wn[i] * (top + np.log(total) - eta[labels[i], i])
+    return loss
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _xlogx(q: float) -> float:
+    return q * np.log(q) if q > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def dual_entropy(
+    res: np.ndarray, labels: np.ndarray, wn: np.ndarray, ubar: np.ndarray, s: float
+) -> tuple[float, int]:
+    """Return ``(sum_i wn_i H(q_i), n_clipped)`` for ``q = Y - s (Y - P - ubar)``.
+
+    ``res`` (K, n) is ``Y - P`` (K = 1: binomial, with ``labels`` the 0/1
+    labels); ``ubar`` (K,) is the weighted mean of ``res`` removed so the
+    dual meets the intercept's constraint (zeros without an intercept).
+    The entry closest to 0 or 1 is formed directly, keeping its precision.
+    Entries that ``ubar`` pushes outside [0, 1] are clipped and counted:
+    the bound is exact only when none are (see ``_refine_intercepts``).
+    """
+    K, n = res.shape
+    total = 0.0
+    clipped = 0
+    if K == 1:
+        for i in range(n):
+            d = s * (res[0, i] - ubar[0])  # y - q
+            # a = 1 - q for a positive sample, q for a negative one
+            a = d if labels[i] > 0.5 else -d
+            if a < 0.0 or a > 1.0:
+                clipped += 1
+                a = min(max(a, 0.0), 1.0)
+            total -= wn[i] * (_xlogx(a) + _xlogx(1.0 - a))
+        return total, clipped
+    for i in range(n):
+        yi = labels[i]
+        acc = 0.0
+        for k in range(K):
+            d = s * (res[k, i] - ubar[k])
+            q = 1.0 - d if k == yi else -d
+            if q < 0.0 or q > 1.0:
+                clipped += 1
+                q = min(max(q, 0.0), 1.0)
+            acc += _xlogx(q)
+        total -= wn[i] * acc
+    return total, clipped
+
+
+# --------------------------------------------------------------------------
+# Problem and state
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogisticProblem:
+    """Fixed inputs of a logistic fit (see :func:`make_logistic_problem`).
+
+    Attributes
+    ----------
+    X : ndarray (n, p) or CSC matrix
+        Design (float64/float32).
+    labels : ndarray of int, shape (n,)
+        Class index of each sample (binomial: 0/1).
+    n_classes : int
+        2 for binomial (one coefficient row), K >= 3 for multinomial.
+    wn : ndarray of shape (n,)
+        Sample weights normalised to sum 1.
+    fit_intercept : bool
+    solver : {"covariance", "naive"}
+        Inner kernel: Gram of the working set (dense tall data) or residual
+        updates (wide dense or sparse data).
+    mean_w : ndarray of shape (p,)
+        Weighted column means (zeros without an intercept).
+    norms_w : ndarray of shape (p,)
+        Weighted centred squared norms; 0 marks a constant (dead) column.
+    prior : ndarray of shape (K,)
+        Weighted class shares.
+    """
+
+    X: FloatArray | sp.csc_matrix
+    labels: IntArray
+    n_classes: int
+    wn: FloatArray
+    fit_intercept: bool
+    solver: str
+    mean_w: FloatArray
+    norms_w: FloatArray
+    prior: FloatArray
+    y01: FloatArray = field(repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        """Coefficient rows: 1 for binomial, K for multinomial."""
+        return 1 if self.n_classes == 2 else self.n_classes
+
+    @property
+    def live(self) -> BoolArray:
+        return np.asarray(self.norms_w > 0)
+
+    def state(self, eta: FloatArray, res: FloatArray, var: FloatArray) -> float:
+        """Fill ``res``/``var`` at predictor ``eta`` (n_rows, n); return the loss."""
+        if self.n_rows == 1:
+            return float(binomial_state(eta[0], self.y01, self.wn, res[0], var[0]))
+        return float(multinomial_state(eta, self.labels, self.wn, res, var))
+
+    def loss(self, eta: FloatArray) -> float:
+        if self.n_rows == 1:
+            return float(binomial_loss(eta[0], self.y01, self.wn))
+        return float(multinomial_loss(eta, self.labels, self.wn))
+
+    def x_dot(self, XA: FloatArray | sp.csc_matrix, u: FloatArray) -> FloatArray:
+        """Return ``u @ XA`` for u of shape (rows, n)."""
+        if sp.issparse(XA):
+            return np.asarray((XA.T @ u.T).T)
+        return np.asarray(u @ XA)
+
+    def null_intercepts(self) -> FloatArray:
+        """Intercepts of the intercept-only model (zeros without an intercept)."""
+        if not self.fit_intercept:
+            return np.zeros(self.n_rows)
+        with np.errstate(divide="ignore"):
+            logp = np.where(self.prior > 0, np.log(np.maximum(self.prior, 1e-300)), -np.inf)
+        logp = np.maximum(logp, _ABSENT_CLASS_LOGIT)
+        if self.n_rows == 1:
+            return np.array([logp[1] - logp[0]])
+        return np.asarray(logp - logp.mean())
+
+    @property
+    def null_loss(self) -> float:
+        """Loss of the intercept-only model (the ``tol`` scale)."""
+        eta = np.repeat(self.null_intercepts()[:, None], self.X.shape[0], axis=1)
+        return max(self.loss(eta), float(np.finfo(float).tiny))
+
+
+def make_logistic_problem(
+    X: FloatArray | sp.spmatrix,
+    labels: IntArray,
+    n_classes: int,
+    sample_weight: FloatArray | None,
+    *,
+    fit_intercept: bool,
+    solver: str,
+) -> LogisticProblem:
+    """Build the fixed inputs of a fit: normalised weights, column moments, priors.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n, p)
+    labels : ndarray of int, shape (n,)
+        Class indices in ``[0, n_classes)``.
+    n_classes : int
+        At least 2; 2 gives the binomial model.
+    sample_weight : ndarray of shape (n,) or None
+    fit_intercept : bool
+    solver : {"covariance", "naive"}
+    """
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    wn = w / w.sum()
+    if sp.issparse(X):
+        X = sp.csc_matrix(X)
+    mean_w, norms_w, _ = column_moments(X, wn, np.zeros(n), fit_intercept)
+    labels = np.asarray(labels, dtype=np.intp)
+    prior = np.bincount(labels, weights=wn, minlength=n_classes).astype(np.float64)
+    return LogisticProblem(
+        X=X,
+        labels=labels,
+        n_classes=n_classes,
+        wn=wn,
+        fit_intercept=fit_intercept,
+        solver=solver,
+        mean_w=mean_w,
+        norms_w=norms_w,
+        prior=prior,
+        y01=(labels == 1).astype(np.float64),
+    )
+
+
+@dataclass
+class _State:
+    """Iteration state: coefficients, intercepts, predictor, residual, variance."""
+
+    coef: FloatArray  # (rows, p)
+    intercept: FloatArray  # (rows,)
+    eta: FloatArray  # (rows, n)
+    res: FloatArray  # (rows, n): Y - P
+    var: FloatArray  # (rows, n): P(1 - P)
+    loss: float
+    res_try: FloatArray = field(init=False, repr=False)
+    var_try: FloatArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.res_try = np.empty_like(self.res)
+        self.var_try = np.empty_like(self.var)
+
+    def refresh(self, problem: LogisticProblem) -> None:
+        self.loss = problem.state(self.eta, self.res, self.var)
+
+    def trial_loss(self, problem: LogisticProblem) -> float:
+        """Evaluate ``eta`` into the trial buffers (see :meth:`accept_trial`)."""
+        return problem.state(self.eta, self.res_try, self.var_try)
+
+    def accept_trial(self, loss: float) -> None:
+        self.res, self.res_try = self.res_try, self.res
+        self.var, self.var_try = self.var_try, self.var
+        self.loss = loss
+
+
+def _null_state(problem: LogisticProblem) -> _State:
+    rows, n = problem.n_rows, problem.X.shape[0]
+    b0 = problem.null_intercepts()
+    eta = np.repeat(b0[:, None], n, axis=1)
+    state = _State(
+        np.zeros((rows, problem.X.shape[1])), b0, eta, np.empty((rows, n)), np.empty((rows, n)), 0.0
+    )
+    state.refresh(problem)
+    _refine_intercepts(problem, state)
+    return state
+
+
+def _refine_intercepts(problem: LogisticProblem, state: _State) -> None:
+    """Newton steps on the intercepts alone until their gradient vanishes.
+
+    The dual certificate needs ``sum_i wn_i (Y - P)_ik = 0``; a few O(n)
+    steps after each Newton iteration make it hold to rounding.
+    """
+    if not problem.fit_intercept:
+        return
+    wn = problem.wn
+    present = problem.prior > 0
+    if problem.n_rows == 1:
+        present = np.array([bool(present[0] and present[1])])
+    for _ in range(8):
+        grad = state.res @ wn
+        grad[~present] = 0.0
+        if np.max(np.abs(grad)) <= _INTERCEPT_GRAD_TOL:
+            return
+        curv = np.maximum(state.var @ wn, _VAR_FLOOR * 1e-6)
+        step = grad / curv
+        old = (
+            state.intercept.copy(),
+            state.eta.copy(),
+            state.res.copy(),
+            state.var.copy(),
+            state.loss,
+        )
+        state.intercept += step
+        state.eta += step[:, None]
+        state.refresh(problem)
+        if not state.loss <= old[4]:
+            state.intercept, state.eta, state.res, state.var, state.loss = old
+            return
+
+
+# --------------------------------------------------------------------------
+# Certificate
+# --------------------------------------------------------------------------
+
+
+def _penalty(coef: FloatArray, l1: FloatArray, l2: FloatArray) -> float:
+    """``sum_k,j l1_j |B_kj| + l2_j/2 B_kj^2`` for coef (rows, m) and penalties (m,)."""
+    return float(np.sum(np.abs(coef) @ l1) + 0.5 * np.sum((coef * coef) @ l2))
+
+
+def _conjugate(g: FloatArray, l1: FloatArray, l2: FloatArray, s: float) -> float:
+    """``sum h*_j(s g_kj)`` for the elastic-net penalty (inf when infeasible)."""
+    excess = np.maximum(s * np.abs(g) - l1, 0.0)
+    if not np.any(excess > 0):
+        return 0.0
+    if np.any((excess > 0) & (l2[None, :] <= 0)):
+        return float(np.inf)
+    safe = np.where(l2 > 0, l2, 1.0)
+    return float(np.sum(excess * excess / (2.0 * safe)))
+
+
+def _dual_gap(
+    problem: LogisticProblem,
+    state: _State,
+    g: FloatArray,
+    ubar: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    pen: float,
+) -> tuple[float, bool]:
+    """Return ``(gap, clipped)`` given the centred gradient ``g = X_F' u`` (rows, m).
+
+    ``l1``/``l2`` are the penalties of the same m features; ``pen`` the
+    penalty of the current coefficients. See the module docstring.
+    """
+    primal = state.loss + pen
+    labels = problem.y01 if problem.n_rows == 1 else problem.labels
+    ag = np.abs(g)
+    big = ag > 0
+    if np.any(big):
+        with np.errstate(divide="ignore"):
+            ratios = np.where(big, l1[None, :] / np.where(big, ag, 1.0), np.inf)
+        # one ulp below the bound, so s*|g| never exceeds l1 by rounding
+        s_feas = float(min(1.0, np.min(ratios) * (1.0 - 1e-14)))
+    else:
+        s_feas = 1.0
+    # the Fenchel point (s = 1) is exact at the optimum whenever it is
+    # finite (ridge part present); the rescaled one serves the lasso
+    s = 1.0
+    conj = _conjugate(g, l1, l2, s)
+    if not np.isfinite(conj):
+        s = s_feas
+        conj = _conjugate(g, l1, l2, s)
+    ent, n_clipped = dual_entropy(state.res, labels, problem.wn, ubar, s)
+    best = float(ent) - conj
+    return float(max(primal - best, 0.0)), int(n_clipped) > 0
+
+
+def _certify(
+    problem: LogisticProblem,
+    state: _State,
+    XA: FloatArray | sp.csc_matrix,
+    features: IntArray,
+    l1: FloatArray,
+    l2: FloatArray,
+) -> tuple[float, FloatArray, FloatArray]:
+    """Return ``(gap, g, ubar)`` over ``features`` (columns ``XA`` of X).
+
+    When the intercepts are far enough from optimal that the projected dual
+    point leaves the simplex, they are refined first and the gap recomputed.
+    """
+    for attempt in range(2):
+        if XA is problem.X:
+            g_all, ubar = _centred_gradient(problem, state, XA, np.arange(XA.shape[1]))
+            g = g_all[:, features]
+        else:
+            g, ubar = _centred_gradient(problem, state, XA, features)
+        pen = _penalty(state.coef[:, features], l1, l2)
+        gap, clipped = _dual_gap(problem, state, g, ubar, l1, l2, pen)
+        if not clipped or not problem.fit_intercept or attempt == 1:
+            return gap, g, ubar
+        _refine_intercepts(problem, state)
+    raise AssertionError("unreachable")
+
+
+def _centred_gradient(
+    problem: LogisticProblem, state: _State, XA: FloatArray | sp.csc_matrix, features: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """Return ``(g, ubar)``: ``g = XA' (u - wn ubar)`` with ``u = wn (Y - P)``."""
+    u = state.res * problem.wn[None, :]
+    ubar = u.sum(axis=1) if problem.fit_intercept else np.zeros(problem.n_rows)
+    g = problem.x_dot(XA, u)
+    if problem.fit_intercept:
+        g = g - ubar[:, None] * problem.mean_w[features][None, :]
+    return g, ubar
+
+
+# --------------------------------------------------------------------------
+# Newton step on one coefficient row
+# --------------------------------------------------------------------------
+
+
+class _WorkingSet:
+    """Columns of every feature that has entered a working set, copied once.
+
+    Dense columns live in a Fortran buffer in order of entry, so a growing
+    working set copies only its new columns; sparse ones are a CSC slice.
+    Features never leave (glmnet's "ever active" set): a warm-started path
+    re-solves them cheaply.
+    """
+
+    def __init__(self, problem: LogisticProblem) -> None:
+        self.problem = problem
+        self.features = np.empty(0, dtype=np.intp)
+        self._buffer: FloatArray | None = None
+        self._sparse: sp.csc_matrix | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.features.shape[0])
+
+    @property
+    def XA(self) -> FloatArray | sp.csc_matrix:  # noqa: N802 (math name, as in the kernels)
+        if self._sparse is not None:
+            return self._sparse
+        assert self._buffer is not None
+        return self._buffer[:, : self.size]
+
+    def add(self, wanted: BoolArray) -> bool:
+        """Add the flagged features not yet present; return whether any were."""
+        present = np.zeros(wanted.shape[0], dtype=np.bool_)
+        present[self.features] = True
+        new = np.flatnonzero(wanted & ~present)
+        if new.size == 0:
+            return False
+        X = self.problem.X
+        k = self.size
+        self.features = np.concatenate([self.features, new])
+        if sp.issparse(X):
+            self._sparse = sp.csc_matrix(X[:, self.features])
+            self._sparse.sort_indices()
+            return True
+        if self._buffer is None or self._buffer.shape[1] < self.size:
+            capacity = min(X.shape[1], max(2 * self.size, 16))
+            buffer = np.empty((X.shape[0], capacity), dtype=np.float64, order="F")
+            if k:
+                buffer[:, :k] = self._buffer[:, :k]  # type: ignore[index]
+            self._buffer = buffer
+        self._buffer[:, k : self.size] = X[:, new]
+        return True
+
+    def dot(self, v: FloatArray) -> FloatArray:
+        """Return ``XA @ v``."""
+        XA = self.XA
+        if sp.issparse(XA):
+            return np.asarray(XA @ v).ravel()
+        return np.asarray(XA @ v)
+
+
+@dataclass
+class _Hessian:
+    """Centred Hessian of one coefficient row's Newton model, kept between steps.
+
+    ``H = (XA - m)' diag(h) (XA - m)`` for the weights ``h`` it was formed
+    with (``V = sum h``, ``m`` the h-weighted means). Reusing it for later
+    steps (a chord/quasi-Newton model) costs one gradient instead of one
+    weighted Gram; the line search keeps every step a descent, and the
+    caller refreshes it when convergence slows.
+    """
+
+    H: FloatArray
+    m: FloatArray
+    V: float
+    h: FloatArray
+    var: FloatArray
+
+    @classmethod
+    def fresh(cls, XA: FloatArray, h: FloatArray, var: FloatArray, fit_intercept: bool) -> _Hessian:
+        V = float(h.sum())
+        k = XA.shape[1]
+        m = (h @ XA) / V if fit_intercept else np.zeros(k)
+        S = XA - m[None, :] if fit_intercept else XA.copy(order="F")
+        S *= np.sqrt(h)[:, None]
+        return cls(S.T @ S, m, V, h, var)
+
+    def extend(self, XA: FloatArray, fit_intercept: bool) -> None:
+        """Add the rows/columns of the buffer's new features (same weights)."""
+        k_old = self.H.shape[0]
+        k = XA.shape[1]
+        if k == k_old:
+            return
+        Xn = XA[:, k_old:]
+        m_new = (self.h @ Xn) / self.V if fit_intercept else np.zeros(k - k_old)
+        T = (Xn - m_new[None, :]) * self.h[:, None]
+        # (XA - m)' T = XA' T since the columns of T sum to zero (or m = 0)
+        block = XA.T @ T
+        H = np.empty((k, k))
+        H[:k_old, :k_old] = self.H
+        H[:, k_old:] = block
+        H[k_old:, :k_old] = block[:k_old].T
+        self.H = H
+        self.m = np.concatenate([self.m, m_new])
+
+
+def _gram_inner(
+    model: _Hessian,
+    res: FloatArray,
+    g_row: FloatArray,
+    g0: float,
+    bt: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    tol: float,
+) -> tuple[FloatArray, float]:
+    """Solve the Newton model on a kept Hessian; return ``(b, delta0)``.
+
+    The model's gradient is the current one (``g_row``, ``g0``); its
+    curvature is ``model``'s. Everything is divided by ``V`` into the
+    kernel's normalised units (``l1``, ``l2``, ``tol`` arrive so divided).
+    """
+    V = model.V
+    G = model.H / V
+    norms = np.diag(G).copy()
+    norms[norms < 0] = 0.0
+    grad = (g_row - model.m * g0) / V
+    c = G @ bt + grad
+    # constant of the model: residual sum of squares of the working response
+    hn = model.h / V
+    e = res / np.maximum(model.var, _VAR_FLOOR)
+    e_bar = g0 / V
+    rr = max(float(hn @ (e * e)) - e_bar * e_bar, 0.0)
+    yy = rr + float(bt @ c) + float(bt @ grad)
+    b = bt.copy()
+    flags = np.ones(bt.shape[0], dtype=np.bool_)
+    kernels.solve_gram(
+        G, c, yy, norms, b, grad, flags, flags, l1, l2, False, tol, _INNER_MAX_EPOCHS
+    )
+    return b, e_bar - float(model.m @ (b - bt))
+
+
+def _residual_inner(
+    problem: LogisticProblem,
+    ws: _WorkingSet,
+    hn: FloatArray,
+    e: FloatArray,
+    bt: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    tol: float,
+) -> tuple[FloatArray, float]:
+    """Solve the Newton model by residual CD (wide dense or sparse columns).
+
+    ``hn`` are the Hessian weights normalised to sum 1 and ``e`` the Newton
+    residual ``(y - p)/p(1-p)``; returns ``(b, delta0)``.
+    """
+    XA = ws.XA
+    k = ws.size
+    fit_intercept = problem.fit_intercept
+    e_bar = float(hn @ e) if fit_intercept else 0.0
+    r = e - e_bar
+    b = bt.copy()
+    in_ws = np.ones(k, dtype=np.bool_)
+    xb = ws.dot(bt)
+    m, norms, _ = column_moments(XA, hn, r, fit_intercept)
+    yc = r + xb - float(m @ bt)
+    grad = np.empty(k)
+    if sp.issparse(XA):
+        csc: Any = XA
+        exact = np.asarray(m * m > 1e4 * norms)
+        z = r.copy()
+        offset = np.zeros(1)
+        kernels.sparse_full_gradient(csc.data, csc.indices, csc.indptr, m, hn, z, 0.0, exact, grad)
+        kernels.solve_sparse(
+            csc.data,
+            csc.indices,
+            csc.indptr,
+            m,
+            hn,
+            yc,
+            norms,
+            z,
+            offset,
+            b,
+            grad,
+            in_ws,
+            l1,
+            l2,
+            False,
+            tol,
+            _INNER_MAX_EPOCHS,
+            exact,
+        )
+    else:
+        r_work = r.copy()
+        kernels.dense_full_gradient(XA, m, hn, r_work, grad)
+        kernels.solve_dense(
+            XA, m, hn, yc, norms, r_work, b, grad, in_ws, l1, l2, False, tol, _INNER_MAX_EPOCHS
+        )
+    return b, e_bar - float(m @ (b - bt))
+
+
+def _newton_row(
+    problem: LogisticProblem,
+    state: _State,
+    row: int,
+    ws: _WorkingSet,
+    hessians: list[_Hessian | None],
+    refresh: bool,
+    g_row: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    inner_tol: float,
+) -> float:
+    """Take one line-searched proximal Newton step on coefficient row ``row``.
+
+    ``g_row`` is the uncentred gradient ``XA' wn (y - p)`` of the row on the
+    working set. The covariance solver keeps the row's Hessian in
+    ``hessians[row]`` and reuses it unless ``refresh``. Returns the model's
+    predicted decrease of the full step (>= 0), or -1 when no decrease was
+    possible (optimal to rounding).
+    """
+    wn = problem.wn
+    res = state.res[row]
+    g0 = float(res @ wn) if problem.fit_intercept else 0.0
+    bt = state.coef[row, ws.features]
+    use_gram = problem.solver == "covariance" and not sp.issparse(ws.XA)
+    if use_gram:
+        model = hessians[row]
+        if refresh or model is None:
+            var = state.var[row].copy()
+            h = wn * np.maximum(var, _VAR_FLOOR)
+            if not h.sum() > 0:
+                return -1.0
+            model = _Hessian.fresh(ws.XA, h, var, problem.fit_intercept)
+            hessians[row] = model
+        else:
+            model.extend(ws.XA, problem.fit_intercept)
+        V = model.V
+        b, delta0 = _gram_inner(model, res, g_row, g0, bt, l1 / V, l2 / V, inner_tol / V)
+    else:
+        var = np.maximum(state.var[row], _VAR_FLOOR)
+        h = wn * var
+        V = float(h.sum())
+        if not V > 0:
+            return -1.0
+        b, delta0 = _residual_inner(
+            problem, ws, h / V, res / var, bt, l1 / V, l2 / V, inner_tol / V
+        )
+    if not problem.fit_intercept:
+        delta0 = 0.0
+    delta = b - bt
+    if not np.any(delta) and delta0 == 0.0:
+        return -1.0
+    pen_now = _penalty(bt[None, :], l1, l2)
+    pen_new = _penalty(b[None, :], l1, l2)
+    decrease = -(float(g_row @ delta) + g0 * delta0) + pen_new - pen_now
+    if not decrease < 0:
+        return -1.0
+    d_eta = ws.dot(delta) + delta0
+    f0 = state.loss + pen_now
+    eta_row = state.eta[row].copy()
+    t = 1.0
+    for _ in range(_MAX_BACKTRACK):
+        state.eta[row] = eta_row + t * d_eta
+        loss = state.trial_loss(problem)
+        b_try = bt + t * delta
+        # rounding noise of the objective is tolerated: near the optimum the
+        # gradient still improves where the objective cannot show it
+        noise = _ROUNDING * (abs(f0) + 1.0)
+        if loss + _penalty(b_try[None, :], l1, l2) <= f0 + _ARMIJO * t * decrease + noise:
+            state.coef[row, ws.features] = b_try
+            state.intercept[row] += t * delta0
+            state.accept_trial(loss)
+            return -decrease
+        t *= 0.5
+    state.eta[row] = eta_row
+    return -1.0
+
+
+def _shift_null_direction(state: _State, ws: _WorkingSet, l1: FloatArray, l2: FloatArray) -> None:
+    """Move each multinomial coefficient column along the softmax's null direction.
+
+    Adding ``c_j`` to every class's coefficient ``j`` leaves the probabilities
+    unchanged, so the best ``c_j`` minimises the penalty alone (glmnet's
+    ``elc``): a free step along the direction that partial Newton sweeps
+    resolve slowly. Candidates are the kinks ``B_kj`` and the stationary
+    point of each quadratic piece; the best one is taken.
+    """
+    features = ws.features
+    B = state.coef[:, features]  # (K, k)
+    K = B.shape[0]
+    v = np.sort(B, axis=0)
+    total = v.sum(axis=0)
+    ratio = np.where(l2 > 0, l1 / np.where(l2 > 0, l2, 1.0), 0.0)
+    candidates = [v]
+    if np.any(l2 > 0):
+        m = np.arange(K + 1)[:, None]
+        # stationary point with m columns below c: l1*(m - (K-m)) + l2*(K c - sum) = 0
+        c_m = (total[None, :] - ratio[None, :] * (2 * m - K)) / K
+        lo = np.vstack([np.full((1, v.shape[1]), -np.inf), v])
+        hi = np.vstack([v, np.full((1, v.shape[1]), np.inf)])
+        candidates.append(np.clip(c_m, lo, hi))
+    cand = np.vstack(candidates)  # (n_cand, k)
+    diff = B[None, :, :] - cand[:, None, :]
+    cost = l1[None, :] * np.abs(diff).sum(axis=1) + 0.5 * l2[None, :] * (diff * diff).sum(axis=1)
+    best = cand[np.argmin(cost, axis=0), np.arange(cand.shape[1])]
+    current = l1 * np.abs(B).sum(axis=0) + 0.5 * l2 * (B * B).sum(axis=0)
+    gain = current - cost.min(axis=0)
+    best = np.where(gain > 1e-15 * (current + 1e-300), best, 0.0)
+    if not np.any(best):
+        return
+    state.coef[:, features] -= best[None, :]
+    state.eta -= ws.dot(best)[None, :]
+
+
+# --------------------------------------------------------------------------
+# One penalty level and the path
+# --------------------------------------------------------------------------
+
+# a kept Hessian is refreshed once a step's predicted decrease is more than
+# this share of the previous one (linear convergence that is too slow)
+_REFRESH_RATIO = 0.1
+# certify once a step's predicted decrease is below this multiple of tol_abs:
+# the remaining suboptimality is then a small fraction of it
+_CERTIFY_FACTOR = 100.0
+# consecutive steps predicting a decrease below rounding before a fit stalls
+_STALL_CHECKS = 3
+# working sets up to this size always get a fresh Hessian (n*k^2 is cheap)
+_ALWAYS_FRESH_FEATURES = 32
+
+
+def problem_scale(problem: LogisticProblem) -> float:
+    """A loss scale for tolerances before any gap is known (1% of log 2)."""
+    return 0.01 * float(np.log(2.0))
+
+
+def _solve_alpha(
+    problem: LogisticProblem,
+    state: _State,
+    ws: _WorkingSet,
+    hessians: list[_Hessian | None],
+    in_ws: BoolArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    tol_abs: float,
+    max_iter: int,
+) -> tuple[int, float, bool, FloatArray]:
+    """Solve one penalty level from ``state`` (changed in place).
+
+    Returns ``(n_newton, gap, converged, grad_abs)`` with ``grad_abs`` the
+    largest |centred gradient| of each feature over the rows (for the next
+    strong rule). ``ws`` and ``hessians`` carry over between alphas.
+    """
+    p = problem.X.shape[1]
+    live = problem.live
+    all_features = np.flatnonzero(live)
+    n_newton = 0
+    refresh = False
+    while True:
+        ws.add(in_ws & live)
+        features = ws.features
+        l1A, l2A = l1[features], l2[features]
+        # the warm start is not optimal for a new alpha or new features: step
+        # first, and certify once a step predicts a decrease below tol_abs
+        certify = False
+        decrease_prev = np.inf
+        negligible = 0
+        while features.size:
+            if certify:
+                gap_ws, g, ubar = _certify(problem, state, ws.XA, features, l1A, l2A)
+                if gap_ws <= tol_abs:
+                    break
+            else:
+                g, ubar = _centred_gradient(problem, state, ws.XA, features)
+            if n_newton >= max_iter:
+                break
+            # small working sets: a fresh Hessian costs less than a slow step
+            fresh = refresh or features.size <= _ALWAYS_FRESH_FEATURES
+            inner_tol = _INNER_SHARE * max(tol_abs, min(decrease_prev, problem_scale(problem)))
+            total = 0.0
+            progressed = False
+            for row in range(problem.n_rows):
+                if row == 0:  # the uncentred gradient of row 0 is at hand
+                    g_row = g[0] + ubar[0] * problem.mean_w[features]
+                else:
+                    u_row = (state.res[row] * problem.wn)[None, :]
+                    g_row = problem.x_dot(ws.XA, u_row)[0]
+                predicted = _newton_row(
+                    problem, state, row, ws, hessians, fresh, g_row, l1A, l2A, inner_tol
+                )
+                if predicted >= 0.0:
+                    progressed = True
+                    total += predicted
+            n_newton += 1
+            if problem.n_rows > 1:
+                _shift_null_direction(state, ws, l1A, l2A)
+            if not progressed:
+                if fresh:
+                    break
+                refresh = True  # a kept Hessian failed: retry with a fresh one
+                certify = True
+                continue
+            # a kept Hessian converges linearly: refresh it when that is slow
+            refresh = total > _REFRESH_RATIO * decrease_prev
+            decrease_prev = total
+            # steps that predict less than rounding: precision is exhausted
+            negligible = negligible + 1 if total <= _ROUNDING * (state.loss + 1.0) else 0
+            if negligible >= _STALL_CHECKS:
+                break
+            certify = total <= _CERTIFY_FACTOR * tol_abs
+        l1F, l2F = l1[all_features], l2[all_features]
+        gap, g, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+        grad_abs = np.zeros(p)
+        grad_abs[all_features] = np.max(np.abs(g), axis=0)
+        if gap <= tol_abs:
+            return n_newton, gap, True, grad_abs
+        violators = np.zeros_like(in_ws)
+        violators[all_features] = np.any(np.abs(g) > l1F[None, :], axis=0)
+        present = np.zeros_like(in_ws)
+        present[ws.features] = True
+        violators &= ~present
+        # without violators the full gap equals the working set's: the
+        # Newton loop stopped on max_iter or on a step that could not descend
+        if n_newton >= max_iter or not np.any(violators):
+            return n_newton, gap, False, grad_abs
+        in_ws |= violators
+
+
+@dataclass(frozen=True)
+class LogisticPathResult:
+    """Solutions along a logistic path; arrays are indexed by alpha first.
+
+    Attributes
+    ----------
+    alphas : ndarray of shape (n_alphas,)
+    coefs : ndarray of shape (n_alphas, n_rows, n_features)
+    intercepts : ndarray of shape (n_alphas, n_rows)
+    dual_gaps : ndarray of shape (n_alphas,)
+        Certified duality gap of each solution (objective units).
+    n_iters : ndarray of int, shape (n_alphas,)
+        Newton iterations (class sweeps for multinomial) at each alpha.
+    converged : ndarray of bool, shape (n_alphas,)
+    tol_abs : float
+        Absolute gap target (``tol`` times the intercept-only log loss).
+    max_margin : ndarray of shape (n_alphas,)
+        Largest margin (true-class predictor minus the best other) of a
+        sample: the separation diagnostic (above ~30 probabilities saturate).
+    """
+
+    alphas: FloatArray
+    coefs: FloatArray
+    intercepts: FloatArray
+    dual_gaps: FloatArray
+    n_iters: np.ndarray
+    converged: np.ndarray
+    tol_abs: float
+    max_margin: FloatArray
+
+
+def logistic_alpha_max(
+    problem: LogisticProblem, penalty_scale: FloatArray, l1_ratio: float
+) -> float:
+    """Return the smallest alpha whose solution has all coefficients zero.
+
+    ``max_{k,j} |x_j' wn (Y_k - prior_k)| / (s_j * l1_ratio)`` at the
+    intercept-only model; ridge uses glmnet's ``l1_ratio = 1e-3``.
+    """
+    state = _null_state(problem)
+    live = problem.live & (penalty_scale > 0)
+    if not np.any(live):
+        return 0.0
+    features = np.flatnonzero(live)
+    g, _ = _centred_gradient(problem, state, problem.X, np.arange(problem.X.shape[1]))
+    ratio = max(l1_ratio, RIDGE_GRID_L1_RATIO)
+    return float(np.max(np.abs(g[:, features]) / penalty_scale[features][None, :]) / ratio)
+
+
+def _max_margin(problem: LogisticProblem, state: _State) -> float:
+    """Largest margin of a correctly classified sample (weight > 0)."""
+    keep = problem.wn > 0
+    if problem.n_rows == 1:
+        margin = np.where(problem.y01 > 0.5, state.eta[0], -state.eta[0])
+    else:
+        eta = state.eta
+        true = eta[problem.labels, np.arange(eta.shape[1])]
+        other = eta.copy()
+        other[problem.labels, np.arange(eta.shape[1])] = -np.inf
+        margin = true - other.max(axis=0)
+    margin = margin[keep]
+    return float(margin.max()) if margin.size else 0.0
+
+
+def solve_logistic_path(
+    problem: LogisticProblem,
+    alphas: FloatArray,
+    *,
+    l1_ratio: float,
+    penalty_scale: FloatArray,
+    tol: float,
+    max_iter: int,
+    alpha_start: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LogisticPathResult:
+    """Solve the logistic elastic net at each alpha (descending), warm-starting each.
+
+    Parameters
+    ----------
+    problem : LogisticProblem
+    alphas : ndarray of shape (n_alphas,)
+        Penalty levels (> 0), any order (solved descending, returned as given).
+    l1_ratio : float
+    penalty_scale : ndarray of shape (n_features,)
+        ``l1_j = alpha*l1_ratio*s_j``, ``l2_j = alpha*(1-l1_ratio)*s_j**2``;
+        0 marks a dead feature (kept at zero).
+    tol : float
+        Relative gap target: certified when ``gap <= tol * null_loss``.
+    max_iter : int
+        Maximum Newton iterations per alpha.
+    alpha_start : float or None
+        Alpha whose solution is all-zero (first strong rule); defaults to
+        :func:`logistic_alpha_max`.
+    progress : callable or None
+        Called as ``progress(done, total)`` after each alpha.
+    """
+    p = problem.X.shape[1]
+    rows = problem.n_rows
+    alphas = np.asarray(alphas, dtype=np.float64)
+    order = np.argsort(-alphas, kind="stable")
+    n_alphas = alphas.shape[0]
+    coefs = np.zeros((n_alphas, rows, p))
+    intercepts = np.zeros((n_alphas, rows))
+    gaps = np.zeros(n_alphas)
+    n_iters = np.zeros(n_alphas, dtype=np.int64)
+    converged = np.zeros(n_alphas, dtype=bool)
+    margins = np.zeros(n_alphas)
+    tol_abs = tol * problem.null_loss
+    live = problem.live
+    scale = np.where(live, penalty_scale, 0.0)
+    live = live & (scale > 0)
+    if alpha_start is None:
+        alpha_start = logistic_alpha_max(problem, scale, l1_ratio)
+    state = _null_state(problem)
+    ws = _WorkingSet(problem)
+    hessians: list[_Hessian | None] = [None] * rows
+    l1_prev = alpha_start * l1_ratio * scale
+    g, _ = _centred_gradient(problem, state, problem.X, np.arange(p))
+    grad_abs = np.max(np.abs(g), axis=0)
+    for done, k in enumerate(order):
+        alpha = float(alphas[k])
+        l1 = alpha * l1_ratio * scale
+        l2 = alpha * (1.0 - l1_ratio) * scale * scale
+        support = np.any(state.coef != 0, axis=0)
+        in_ws = live & (support | (grad_abs >= 2.0 * l1 - l1_prev))
+        n_newton, gap, ok, grad_abs = _solve_alpha(
+            problem, state, ws, hessians, in_ws, l1, l2, tol_abs, max_iter
+        )
+        b0 = state.intercept.copy()
+        if rows > 1:  # softmax intercepts are defined up to a constant
+            b0 -= b0.mean()
+        coefs[k] = state.coef
+        intercepts[k] = b0
+        gaps[k] = gap
+        n_iters[k] = n_newton
+        converged[k] = ok
+        margins[k] = _max_margin(problem, state)
+        l1_prev = l1
+        if progress is not None:
+            progress(done + 1, n_alphas)
+    return LogisticPathResult(alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs, margins)

@@ -1,0 +1,948 @@
+"""scikit-learn compatible logistic regression over the glmops IRLS engine.
+
+All estimators minimise, for weights ``w`` with sum ``W`` (sample weights
+times class weights),
+
+    1/W * sum_i w_i * logloss_i + alpha * (l1_ratio*|B|_1 + (1-l1_ratio)/2*|B|_2^2)
+
+with one coefficient row (binary, sigmoid) or one row per class (K >= 3,
+true softmax, no reference class; the penalty covers the whole matrix).
+Intercepts are never penalised. The penalty is ``alpha``/``l1_ratio`` as in
+:class:`glmops.ElasticNet`, not scikit-learn's ``C``: for the pure L2 or L1
+penalty ``C = 1 / (alpha * n_samples)`` (unit weights) gives the same model.
+
+``tol`` certifies the fit: the solver stops when the duality gap is at most
+``tol`` times the log loss of the intercept-only model; ``dual_gap_``
+reports the gap reached, in objective units.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit, log_softmax, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv, cross_val_predict
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from glmops._typing import FloatArray
+from glmops._validation import check_sample_weight
+from glmops.calibration import CALIBRATION_METHODS, CalibrationMap, fit_calibration
+from glmops.core.irls import (
+    LogisticPathResult,
+    LogisticProblem,
+    logistic_alpha_max,
+    make_logistic_problem,
+    solve_logistic_path,
+)
+from glmops.core.path import SOLVERS, alpha_grid, choose_solver
+from glmops.errors import ConvergenceWarning, InvalidInputError
+from glmops.threshold import THRESHOLD_POLICIES, select_threshold
+
+__all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
+
+# a sample whose margin exceeds this has a probability within ~1e-13 of 0 or 1
+_SATURATED_MARGIN = 30.0
+_SEPARATION_FEATURES_SHOWN = 5
+
+_COMMON_CONSTRAINTS: dict[str, list[Any]] = {
+    "fit_intercept": ["boolean"],
+    "standardize": ["boolean"],
+    "class_weight": [dict, StrOptions({"balanced"}), None],
+    "threshold": [Interval(Real, 0, 1, closed="neither"), StrOptions(set(THRESHOLD_POLICIES))],
+    "threshold_target": [Interval(Real, 0, None, closed="neither"), None],
+    "calibration": [StrOptions(set(CALIBRATION_METHODS)), None],
+    "solver": [StrOptions(set(SOLVERS))],
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "n_jobs": [Integral, None],
+}
+
+
+# --------------------------------------------------------------------------
+# Shared fitting pieces
+# --------------------------------------------------------------------------
+
+
+def _validate_xy(
+    estimator: BaseEstimator, X: Any, y: Any, sample_weight: Any
+) -> tuple[FloatArray | sp.spmatrix, np.ndarray, FloatArray | None]:
+    """Return validated ``(X, y, sample_weight)``; y keeps its labels."""
+    X, y = validate_data(
+        estimator,
+        X,
+        y,
+        accept_sparse=["csc", "csr", "coo"],
+        dtype=[np.float64, np.float32],
+        multi_output=False,
+    )
+    check_classification_targets(y)
+    if sp.issparse(X):
+        X = sp.csc_matrix(X)
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    return X, np.asarray(y), sw
+
+
+def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(classes, indices)``; refuse a target with a single class."""
+    classes, indices = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise InvalidInputError(
+            "y has a single class "
+            f"({classes[0]!r}); a classifier needs samples of at least 2 classes.",
+            field="y",
+            expected="at least 2 classes",
+            got=f"1 class: {classes[0]!r}",
+        )
+    return classes, indices.astype(np.intp)
+
+
+def _combined_weights(
+    class_weight: Any, classes: np.ndarray, y: np.ndarray, sw: FloatArray | None
+) -> FloatArray | None:
+    """Multiply sample weights by class weights (``"balanced"`` from counts)."""
+    if class_weight is None:
+        return sw
+    if isinstance(class_weight, dict):
+        unknown = [c for c in class_weight if c not in set(classes.tolist())]
+        if unknown:
+            raise InvalidInputError(
+                f"class_weight names classes not in y: {unknown!r}; classes are "
+                f"{classes.tolist()!r}.",
+                field="class_weight",
+                expected=f"keys among {classes.tolist()!r}",
+                got=unknown,
+            )
+    per_class = compute_class_weight(class_weight, classes=classes, y=y)
+    factor = per_class[np.searchsorted(classes, y)]
+    weights = factor if sw is None else factor * sw
+    if not weights.sum() > 0:
+        raise InvalidInputError(
+            "class_weight times sample_weight sums to zero; no sample would count.",
+            field="class_weight",
+            expected="a positive total weight",
+            got=0.0,
+        )
+    return np.asarray(weights, dtype=np.float64)
+
+
+def _penalty_scale(problem: LogisticProblem, standardize: bool) -> FloatArray:
+    if standardize:
+        return np.sqrt(problem.norms_w)
+    return np.where(problem.norms_w > 0, 1.0, 0.0)
+
+
+def _warn_if_not_converged(result: LogisticPathResult, tol: float, where: str) -> None:
+    if not np.all(result.converged):
+        k = int(np.flatnonzero(~result.converged)[0])
+        warnings.warn(
+            f"{where} did not converge at alpha={result.alphas[k]:.4g}: duality gap "
+            f"{result.dual_gaps[k]:.3e} > tolerance {result.tol_abs:.3e} "
+            f"(tol={tol} times the intercept-only log loss). Increase max_iter or tol, "
+            "or check for badly scaled features (standardize=True).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_if_separated(
+    margin: float, alpha: float, coef: FloatArray, scale: FloatArray, names: np.ndarray | None
+) -> None:
+    """Warn when some probabilities saturate: (quasi-)complete separation."""
+    if not margin > _SATURATED_MARGIN:
+        return
+    strength = np.max(np.abs(coef), axis=0) * np.where(scale > 0, scale, 1.0)
+    top = np.argsort(-strength)[:_SEPARATION_FEATURES_SHOWN]
+    top = top[strength[top] > 0]
+    labels = [str(names[j]) if names is not None else f"x{j}" for j in top]
+    warnings.warn(
+        f"(Quasi-)complete separation: some training samples get a probability within "
+        f"1e-13 of 0 or 1 (margin {margin:.1f}); the coefficients are held finite only "
+        f"by the penalty (alpha={alpha:.3g}). Features with the largest effect: "
+        f"{', '.join(labels) or 'none'}. Increase alpha or check these features for "
+        "leakage.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _fit_logistic(
+    X: FloatArray | sp.spmatrix,
+    labels: np.ndarray,
+    n_classes: int,
+    weights: FloatArray | None,
+    alphas: FloatArray,
+    *,
+    l1_ratio: float,
+    fit_intercept: bool,
+    standardize: bool,
+    solver: str,
+    tol: float,
+    max_iter: int,
+) -> tuple[LogisticPathResult, FloatArray]:
+    """Solve the path at ``alphas``; return it and the penalty scale."""
+    resolved = choose_solver(X.shape[0], X.shape[1], solver)
+    problem = make_logistic_problem(
+        X, labels, n_classes, weights, fit_intercept=fit_intercept, solver=resolved
+    )
+    scale = _penalty_scale(problem, standardize)
+    result = solve_logistic_path(
+        problem, alphas, l1_ratio=l1_ratio, penalty_scale=scale, tol=tol, max_iter=max_iter
+    )
+    return result, scale
+
+
+def _decision(X: Any, coef: FloatArray, intercept: FloatArray) -> FloatArray:
+    """``X @ coef.T + intercept``: (n,) for one row, (n, K) otherwise."""
+    scores = np.asarray(safe_sparse_dot(X, coef.T)) + intercept
+    return scores[:, 0] if coef.shape[0] == 1 else scores
+
+
+def _n_threads(n_jobs: int | None, n_tasks: int) -> int:
+    if n_jobs is None:
+        return 1
+    cores = os.cpu_count() or 1
+    wanted = cores if n_jobs < 0 else n_jobs
+    return max(1, min(wanted, n_tasks))
+
+
+class _LogisticPredictMixin:
+    """Prediction from ``coef_``, ``intercept_``, ``classes_``, ``threshold_``, ``calibration_``."""
+
+    coef_: FloatArray
+    intercept_: FloatArray
+    classes_: np.ndarray
+    threshold_: float
+    calibration_: CalibrationMap | None
+
+    def _validated(self, X: Any) -> Any:
+        check_is_fitted(self)
+        return validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            reset=False,
+        )
+
+    def decision_function(self, X: Any) -> FloatArray:
+        """Return the linear predictor (log-odds of ``classes_[1]`` for binary).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for binary, (n_samples, n_classes) otherwise
+        """
+        return _decision(self._validated(X), self.coef_, self.intercept_)
+
+    def _proba_from_decision(self, decision: FloatArray) -> FloatArray:
+        if self.calibration_ is not None:
+            return self.calibration_.predict_proba(decision)
+        if decision.ndim == 1:
+            p1 = expit(decision)
+            return np.column_stack([1.0 - p1, p1])
+        return np.asarray(softmax(decision, axis=1))
+
+    def predict_proba(self, X: Any) -> FloatArray:
+        """Return class probabilities (calibrated when the model was).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return self._proba_from_decision(self.decision_function(X))
+
+    def predict_log_proba(self, X: Any) -> FloatArray:
+        """Return the log of :meth:`predict_proba` (computed stably when uncalibrated).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        decision = self.decision_function(X)
+        if self.calibration_ is None:
+            full = np.column_stack([np.zeros_like(decision), decision])
+            full = full if decision.ndim == 1 else decision
+            return np.asarray(log_softmax(full, axis=1))
+        with np.errstate(divide="ignore"):
+            return np.log(self._proba_from_decision(decision))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict class labels; binary uses the fitted ``threshold_``.
+
+        Binary: ``classes_[1]`` when its probability is above ``threshold_``.
+        Multiclass: the most probable class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        decision = self.decision_function(X)
+        if decision.ndim == 1:
+            if self.calibration_ is None:
+                # p > t  <=>  logit(p) > logit(t): exact at the default t = 0.5
+                cut = float(np.log(self.threshold_) - np.log1p(-self.threshold_))
+                return np.asarray(self.classes_[(decision > cut).astype(np.intp)])
+            proba = self._proba_from_decision(decision)[:, 1]
+            return np.asarray(self.classes_[(proba > self.threshold_).astype(np.intp)])
+        return np.asarray(self.classes_[np.argmax(self._proba_from_decision(decision), axis=1)])
+
+
+def _threshold_from_policy(
+    policy: Any, target: float | None, labels: np.ndarray, proba: FloatArray, w: Any
+) -> float:
+    """Resolve ``threshold`` (a number or a policy) against held-out probabilities."""
+    if not isinstance(policy, str):
+        return float(policy)
+    chosen = select_threshold(labels, proba, policy, target=target, sample_weight=w)
+    # select_threshold counts proba >= t as positive; predict uses proba > t
+    return float(np.clip(np.nextafter(chosen, -np.inf), 0.0, 1.0))
+
+
+def _check_threshold_use(estimator: Any, n_classes: int) -> None:
+    if isinstance(estimator.threshold, str) and n_classes != 2:
+        raise InvalidInputError(
+            f"threshold={estimator.threshold!r} applies to binary targets only; y has "
+            f"{n_classes} classes.",
+            field="threshold",
+            expected="a number, or a policy with a binary target",
+            got=estimator.threshold,
+        )
+
+
+# --------------------------------------------------------------------------
+# LogisticRegression
+# --------------------------------------------------------------------------
+
+
+class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Elastic-net logistic regression (binary or multinomial), certified by duality gap.
+
+    Minimises ``1/W sum_i w_i logloss_i + alpha*(l1_ratio*|B|_1 +
+    (1-l1_ratio)/2*|B|_2^2)``. Binary targets get one coefficient row; three
+    or more classes a true softmax with one row per class. Proximal Newton
+    (IRLS) with coordinate-descent inner solves; see :mod:`glmops.core.irls`.
+
+    Parameters
+    ----------
+    alpha : float, default=0.01
+        Penalty strength, > 0. ``C = 1/(alpha * n_samples)`` in scikit-learn's
+        terms (pure L1 or L2, unit weights). For an (almost) unpenalised fit
+        use a tiny alpha: with separable data no unpenalised fit exists.
+    l1_ratio : float, default=0.5
+        L1 share of the penalty, in [0, 1].
+    fit_intercept : bool, default=True
+        Fit unpenalised intercepts.
+    standardize : bool, default=False
+        Penalise coefficients of weighted-standardised columns (glmnet),
+        report them on the original scale.
+    class_weight : dict, "balanced" or None, default=None
+        Per-class weight multiplying ``sample_weight``; ``"balanced"`` uses
+        ``n_samples / (n_classes * count)``.
+    threshold : float or {"max_f1", "target_precision", "target_recall", "min_cost"}, default=0.5
+        Binary decision threshold on the (calibrated) probability of
+        ``classes_[1]``, or a policy picking it from out-of-fold probabilities
+        (``calibration_cv`` folds); see :func:`glmops.select_threshold`.
+    threshold_target : float or None, default=None
+        The policy's target precision/recall, or its false-positive cost ratio.
+    calibration : {"platt", "isotonic"} or None, default=None
+        Calibrate probabilities with scikit-learn's ``CalibratedClassifierCV``
+        (``ensemble=False``: out-of-fold decision values, one map); the map is
+        stored as arrays in ``calibration_``.
+    calibration_cv : int or cross-validation generator, default=5
+        Folds for calibration and threshold policies.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Inner kernel: weighted Gram of the working set (tall dense data) or
+        residual updates (wide or sparse data).
+    tol : float, default=1e-4
+        Stop when the duality gap is <= ``tol`` times the intercept-only log loss.
+    max_iter : int, default=100
+        Maximum Newton iterations (class sweeps for multinomial).
+    n_jobs : int or None, default=None
+        Threads for the calibration/threshold folds.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) for binary, (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    n_iter_ : ndarray of shape (1,)
+        Newton iterations run.
+    dual_gap_ : float
+        Certified duality gap, in objective units.
+    threshold_ : float
+        Binary decision threshold in use.
+    calibration_ : CalibrationMap or None
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Present when X had string column names.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "calibration_cv": ["cv_object"],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        alpha: float = 0.01,
+        *,
+        l1_ratio: float = 0.5,
+        fit_intercept: bool = True,
+        standardize: bool = False,
+        class_weight: Any = None,
+        threshold: Any = 0.5,
+        threshold_target: float | None = None,
+        calibration: str | None = None,
+        calibration_cv: Any = 5,
+        solver: str = "auto",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.threshold_target = threshold_target
+        self.calibration = calibration
+        self.calibration_cv = calibration_cv
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels of any type (ints, strings, bools); at least 2 classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights with a positive sum.
+
+        Returns
+        -------
+        self : LogisticRegression
+            The fitted estimator.
+        """
+        self._validate_params()
+        X, y, sw = _validate_xy(self, X, y, sample_weight)
+        self.classes_, labels = _encode_labels(y)
+        n_classes = self.classes_.shape[0]
+        _check_threshold_use(self, n_classes)
+        weights = _combined_weights(self.class_weight, self.classes_, y, sw)
+        result, scale = _fit_logistic(
+            X,
+            labels,
+            n_classes,
+            weights,
+            np.array([float(self.alpha)]),
+            l1_ratio=float(self.l1_ratio),
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            solver=self.solver,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+        )
+        _warn_if_not_converged(result, self.tol, type(self).__name__)
+        _warn_if_separated(
+            float(result.max_margin[0]),
+            float(self.alpha),
+            result.coefs[0],
+            scale,
+            getattr(self, "feature_names_in_", None),
+        )
+        self.coef_ = result.coefs[0].copy()
+        self.intercept_ = result.intercepts[0].copy()
+        self.n_iter_ = np.array([int(result.n_iters[0])])
+        self.dual_gap_ = float(result.dual_gaps[0])
+        self.calibration_ = None
+        self.threshold_ = 0.5
+        if self.calibration is not None or isinstance(self.threshold, str):
+            self._fit_held_out_maps(X, y, sample_weight)
+        else:
+            self.threshold_ = float(self.threshold)
+        return self
+
+    def _fit_held_out_maps(self, X: Any, y: np.ndarray, sample_weight: Any) -> None:
+        """Calibrate and/or pick the threshold from out-of-fold decision values."""
+        base = clone(self).set_params(calibration=None, threshold=0.5)
+        cv = check_cv(self.calibration_cv, y, classifier=True)
+        params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        with warnings.catch_warnings():
+            # fold fits repeat the full fit's warnings, which were already shown
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            decision = cross_val_predict(
+                base,
+                X,
+                y,
+                cv=cv,
+                method="decision_function",
+                params=params,
+                n_jobs=None,
+            )
+        sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if self.calibration is not None:
+            self.calibration_ = fit_calibration(
+                np.asarray(decision), y, self.classes_, self.calibration, sw
+            )
+        if isinstance(self.threshold, str):
+            proba = self._proba_from_decision(np.asarray(decision))[:, 1]
+            self.threshold_ = _threshold_from_policy(
+                self.threshold,
+                self.threshold_target,
+                (y == self.classes_[1]).astype(np.int64),
+                proba,
+                sw,
+            )
+        else:
+            self.threshold_ = float(self.threshold)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+# --------------------------------------------------------------------------
+# logistic_path
+# --------------------------------------------------------------------------
+
+
+def logistic_path(
+    X: Any,
+    y: Any,
+    *,
+    l1_ratio: float = 0.5,
+    eps: float = 1e-3,
+    n_alphas: int = 50,
+    alphas: Any = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+    fit_intercept: bool = True,
+    standardize: bool = False,
+    solver: str = "auto",
+    tol: float = 1e-4,
+    max_iter: int = 100,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Compute the logistic elastic-net path with warm starts and strong rules.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+        Class labels (at least 2 classes).
+    l1_ratio : float, default=0.5
+    eps : float, default=1e-3
+        ``alpha_min / alpha_max`` of the generated grid.
+    n_alphas : int, default=50
+    alphas : array-like or None, default=None
+        Explicit penalty levels (> 0); overrides the grid.
+    sample_weight : array-like of shape (n_samples,) or None
+    class_weight : dict, "balanced" or None
+    fit_intercept : bool, default=True
+    standardize : bool, default=False
+    solver : {"auto", "covariance", "naive"}, default="auto"
+    tol : float, default=1e-4
+    max_iter : int, default=100
+
+    Returns
+    -------
+    alphas : ndarray of shape (n_alphas,)
+    coefs : ndarray of shape (n_rows, n_features, n_alphas)
+        ``n_rows`` is 1 for binary and n_classes otherwise.
+    intercepts : ndarray of shape (n_rows, n_alphas)
+    dual_gaps : ndarray of shape (n_alphas,)
+    """
+    est = LogisticRegression(
+        l1_ratio=l1_ratio,
+        class_weight=class_weight,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        solver=solver,
+        tol=tol,
+        max_iter=max_iter,
+    )
+    est._validate_params()
+    Xv, yv, sw = _validate_xy(est, X, y, sample_weight)
+    classes, labels = _encode_labels(yv)
+    weights = _combined_weights(class_weight, classes, yv, sw)
+    resolved = choose_solver(Xv.shape[0], Xv.shape[1], solver)
+    problem = make_logistic_problem(
+        Xv, labels, classes.shape[0], weights, fit_intercept=fit_intercept, solver=resolved
+    )
+    scale = _penalty_scale(problem, standardize)
+    if alphas is None:
+        alpha_max = logistic_alpha_max(problem, scale, float(l1_ratio))
+        alpha_arr = alpha_grid(alpha_max, int(n_alphas), float(eps))
+    else:
+        alpha_arr = _check_alphas(alphas)
+    result = solve_logistic_path(
+        problem,
+        alpha_arr,
+        l1_ratio=float(l1_ratio),
+        penalty_scale=scale,
+        tol=tol,
+        max_iter=max_iter,
+    )
+    _warn_if_not_converged(result, tol, "logistic_path")
+    coefs = np.transpose(result.coefs, (1, 2, 0)).copy()
+    return result.alphas, coefs, result.intercepts.T.copy(), result.dual_gaps
+
+
+def _check_alphas(alphas: Any) -> FloatArray:
+    arr = np.asarray(alphas, dtype=np.float64).ravel()
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise InvalidInputError(
+            "alphas must be a non-empty list of finite values > 0.",
+            field="alphas",
+            expected="finite values > 0",
+            got=alphas,
+        )
+    return arr
+
+
+# --------------------------------------------------------------------------
+# LogisticRegressionCV
+# --------------------------------------------------------------------------
+
+
+class _PathModel(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """A fitted model at one point of a fold path, for scikit-learn scorers."""
+
+    def __init__(self) -> None:
+        pass
+
+    def _validated(self, X: Any) -> Any:
+        return X
+
+
+class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Logistic elastic net with the penalty chosen by cross-validation.
+
+    Each (fold, l1_ratio) pair fits one warm-started path over the alpha
+    grid (threads in parallel) and scores every point on its held-out rows
+    with a scikit-learn scorer; the best mean score (or the one-standard-
+    error rule) picks ``(alpha_, l1_ratio_)``, refitted on all data. The
+    out-of-fold decision values at the chosen point feed calibration and
+    threshold policies, so neither is fitted on the rows it is judged on.
+
+    Parameters
+    ----------
+    alphas : array-like or None, default=None
+        Penalty levels (> 0), shared by every l1_ratio; default: a grid per
+        l1_ratio from its alpha_max down to ``eps * alpha_max``.
+    n_alphas : int, default=50
+    eps : float, default=1e-3
+    l1_ratio : float or list of float, default=0.5
+    cv : int, cross-validation generator or iterable, default=5
+        Stratified K-fold for an int.
+    scoring : str or callable, default="neg_log_loss"
+        Any scikit-learn scorer (higher is better), e.g. ``"roc_auc"``.
+    selection : {"min", "1se"}, default="min"
+        ``"1se"``: the largest alpha whose mean score is within one standard
+        error of the best.
+    fit_intercept, standardize, class_weight, solver, tol, max_iter
+        As in :class:`LogisticRegression`.
+    threshold : float or policy name, default=0.5
+        As in :class:`LogisticRegression`; a policy uses the out-of-fold
+        probabilities at the chosen point.
+    threshold_target : float or None, default=None
+    calibration : {"platt", "isotonic"} or None, default=None
+        Calibration map fitted on the out-of-fold decision values.
+    n_jobs : int or None, default=None
+        Threads over (fold, l1_ratio) pairs; -1 uses every core.
+
+    Attributes
+    ----------
+    alpha_ : float
+    l1_ratio_ : float
+    alphas_ : ndarray of shape (n_l1_ratio, n_alphas)
+    scores_ : ndarray of shape (n_l1_ratio, n_alphas, n_folds)
+        Held-out score of each fold at each grid point.
+    cv_results_ : dict of ndarray
+        ``param_alpha``, ``param_l1_ratio``, ``mean_test_score``,
+        ``std_test_score``, ``split{k}_test_score`` and ``rank_test_score``.
+    classes_, coef_, intercept_, n_iter_, dual_gap_, threshold_, calibration_
+        Of the refitted model (see :class:`LogisticRegression`).
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012
+        "alphas": ["array-like", None],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "eps": [Interval(Real, 0, 1, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "cv": ["cv_object"],
+        "scoring": [str, callable],
+        "selection": [StrOptions({"min", "1se"})],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        *,
+        alphas: Any = None,
+        n_alphas: int = 50,
+        eps: float = 1e-3,
+        l1_ratio: Any = 0.5,
+        cv: Any = 5,
+        scoring: Any = "neg_log_loss",
+        selection: str = "min",
+        fit_intercept: bool = True,
+        standardize: bool = False,
+        class_weight: Any = None,
+        threshold: Any = 0.5,
+        threshold_target: float | None = None,
+        calibration: str | None = None,
+        solver: str = "auto",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.alphas = alphas
+        self.n_alphas = n_alphas
+        self.eps = eps
+        self.l1_ratio = l1_ratio
+        self.cv = cv
+        self.scoring = scoring
+        self.selection = selection
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.threshold_target = threshold_target
+        self.calibration = calibration
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+
+    def _l1_ratios(self) -> FloatArray:
+        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+        if ratios.ndim != 1 or ratios.size == 0 or np.any((ratios < 0) | (ratios > 1)):
+            raise InvalidInputError(
+                f"l1_ratio must be a number or a list of numbers in [0, 1]; got {self.l1_ratio!r}.",
+                field="l1_ratio",
+                expected="values in [0, 1]",
+                got=self.l1_ratio,
+            )
+        return ratios
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegressionCV:
+        """Cross-validate the grid, then refit at the chosen point.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (at least 2 classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Used in fitting and passed to the scorer.
+
+        Returns
+        -------
+        self : LogisticRegressionCV
+            The fitted estimator.
+        """
+        self._validate_params()
+        ratios = self._l1_ratios()
+        X, y, sw = _validate_xy(self, X, y, sample_weight)
+        self.classes_, labels = _encode_labels(y)
+        n_classes = self.classes_.shape[0]
+        _check_threshold_use(self, n_classes)
+        weights = _combined_weights(self.class_weight, self.classes_, y, sw)
+        resolved = choose_solver(X.shape[0], X.shape[1], self.solver)
+        full = make_logistic_problem(
+            X, labels, n_classes, weights, fit_intercept=self.fit_intercept, solver=resolved
+        )
+        scale = _penalty_scale(full, self.standardize)
+        if self.alphas is None:
+            grids = np.array(
+                [
+                    alpha_grid(
+                        logistic_alpha_max(full, scale, float(r)), int(self.n_alphas), self.eps
+                    )
+                    for r in ratios
+                ]
+            )
+        else:
+            grid = np.sort(_check_alphas(self.alphas))[::-1]
+            grids = np.tile(grid, (ratios.size, 1))
+        cv = check_cv(self.cv, y, classifier=True)
+        splits = list(cv.split(X, y))
+        scorer = check_scoring(self, scoring=self.scoring)
+        tasks = [(i, k) for i in range(ratios.size) for k in range(len(splits))]
+        n_alphas = grids.shape[1]
+        scores = np.zeros((ratios.size, n_alphas, len(splits)))
+        fold_paths: dict[tuple[int, int], LogisticPathResult] = {}
+
+        def run(task: tuple[int, int]) -> None:
+            i, k = task
+            train, test = splits[k]
+            w_train = None if weights is None else weights[train]
+            problem = make_logistic_problem(
+                X[train],
+                labels[train],
+                n_classes,
+                w_train,
+                fit_intercept=self.fit_intercept,
+                solver=resolved,
+            )
+            result = solve_logistic_path(
+                problem,
+                grids[i],
+                l1_ratio=float(ratios[i]),
+                penalty_scale=_penalty_scale(problem, self.standardize),
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+            )
+            fold_paths[task] = result
+            X_test, y_test = X[test], y[test]
+            w_test = None if sw is None else sw[test]
+            for a in range(n_alphas):
+                model = self._point_model(result.coefs[a], result.intercepts[a])
+                kwargs = {} if w_test is None else {"sample_weight": w_test}
+                scores[i, a, k] = scorer(model, X_test, y_test, **kwargs)
+
+        with warnings.catch_warnings():
+            # the fold paths run to eps * alpha_max; their warnings would be noise
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            n_threads = _n_threads(self.n_jobs, len(tasks))
+            if n_threads == 1:
+                for task in tasks:
+                    run(task)
+            else:
+                with ThreadPoolExecutor(n_threads) as pool:
+                    list(pool.map(run, tasks))
+        i_best, a_best = self._select(scores, grids)
+        self.alphas_ = grids
+        self.scores_ = scores
+        self.alpha_ = float(grids[i_best, a_best])
+        self.l1_ratio_ = float(ratios[i_best])
+        self._record_cv(scores, grids, ratios)
+        # refit along the grid down to the chosen alpha (warm starts)
+        result = solve_logistic_path(
+            full,
+            grids[i_best, : a_best + 1],
+            l1_ratio=self.l1_ratio_,
+            penalty_scale=scale,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+        )
+        result_last = a_best
+        _warn_if_not_converged(result, self.tol, type(self).__name__)
+        _warn_if_separated(
+            float(result.max_margin[result_last]),
+            self.alpha_,
+            result.coefs[result_last],
+            scale,
+            getattr(self, "feature_names_in_", None),
+        )
+        self.coef_ = result.coefs[result_last].copy()
+        self.intercept_ = result.intercepts[result_last].copy()
+        self.n_iter_ = np.array([int(result.n_iters[result_last])])
+        self.dual_gap_ = float(result.dual_gaps[result_last])
+        self.calibration_ = None
+        self.threshold_ = 0.5 if isinstance(self.threshold, str) else float(self.threshold)
+        if self.calibration is not None or isinstance(self.threshold, str):
+            decision = np.zeros((X.shape[0],) if full.n_rows == 1 else (X.shape[0], n_classes))
+            for k, (_, test) in enumerate(splits):
+                path = fold_paths[(i_best, k)]
+                decision[test] = _decision(X[test], path.coefs[a_best], path.intercepts[a_best])
+            if self.calibration is not None:
+                self.calibration_ = fit_calibration(
+                    decision, y, self.classes_, self.calibration, sw
+                )
+            if isinstance(self.threshold, str):
+                proba = self._proba_from_decision(decision)[:, 1]
+                self.threshold_ = _threshold_from_policy(
+                    self.threshold,
+                    self.threshold_target,
+                    (y == self.classes_[1]).astype(np.int64),
+                    proba,
+                    sw,
+                )
+        return self
+
+    def _point_model(self, coef: FloatArray, intercept: FloatArray) -> _PathModel:
+        model = _PathModel()
+        model.classes_ = self.classes_
+        model.coef_ = coef
+        model.intercept_ = intercept
+        model.threshold_ = 0.5
+        model.calibration_ = None
+        return model
+
+    def _select(self, scores: FloatArray, grids: FloatArray) -> tuple[int, int]:
+        mean = scores.mean(axis=2)
+        i_best, a_best = np.unravel_index(int(np.nanargmax(mean)), mean.shape)
+        if self.selection == "min":
+            return int(i_best), int(a_best)
+        n_folds = scores.shape[2]
+        se = scores[i_best, a_best].std() / np.sqrt(n_folds)
+        bar = mean[i_best, a_best] - se
+        # largest alpha (most regularised) within one standard error, same l1_ratio
+        ok = np.flatnonzero(mean[i_best] >= bar)
+        j = ok[np.argmax(grids[i_best, ok])]
+        return int(i_best), int(j)
+
+    def _record_cv(self, scores: FloatArray, grids: FloatArray, ratios: FloatArray) -> None:
+        n_l1, n_alphas, n_folds = scores.shape
+        flat = scores.reshape(n_l1 * n_alphas, n_folds)
+        mean = flat.mean(axis=1)
+        results: dict[str, FloatArray] = {
+            "param_alpha": grids.ravel().copy(),
+            "param_l1_ratio": np.repeat(ratios, n_alphas),
+            "mean_test_score": mean,
+            "std_test_score": flat.std(axis=1),
+        }
+        for k in range(n_folds):
+            results[f"split{k}_test_score"] = flat[:, k].copy()
+        order = np.argsort(-mean, kind="stable")
+        rank = np.empty(mean.shape[0], dtype=np.int64)
+        rank[order] = np.arange(1, mean.shape[0] + 1)
+        results["rank_test_score"] = rank
+        self.cv_results_ = results
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
