@@ -147,13 +147,22 @@ def main(spec_path: str) -> None:
     X, y = load(problem.dataset, spec["scale"])
     tol = spec["tol"]
     eps = spec.get("eps") or problem.eps
-    alphas = None
-    if problem.task == "path":
-        alphas = alpha_grid(X, y, l1_ratio=problem.l1_ratio, eps=eps, n_alphas=problem.n_alphas)
-    elif problem.task == "single":
-        alphas = np.array([alpha_max(X, y, problem.l1_ratio) / problem.alpha_divisor])
-    elif problem.task != "cv":
+    family = problem.family
+    logistic = family != "gaussian"
+
+    def grid(X: Any, y: Any, n_alphas: int) -> Any:
+        """The alphas the peer is given (None: a Gaussian CV builds its own)."""
+        if problem.task == "single":
+            return np.array([alpha_max(X, y, problem.l1_ratio, family) / problem.alpha_divisor])
+        if problem.task == "path" or (problem.task == "cv" and logistic):
+            return alpha_grid(
+                X, y, l1_ratio=problem.grid_l1_ratio, eps=eps, n_alphas=n_alphas, family=family
+            )
+        if problem.task == "cv":
+            return None
         raise ValueError(f"unknown task {problem.task!r}")
+
+    alphas = grid(X, y, problem.n_alphas)
 
     def call(X: Any, y: Any, alphas: Any, n_alphas: int = problem.n_alphas) -> Any:
         if problem.task == "path":
@@ -162,6 +171,15 @@ def main(spec_path: str) -> None:
             return mod.fit_single(X, y, alpha=alphas[0], l1_ratio=problem.l1_ratio, tol=tol)
         from sklearn.model_selection import KFold
 
+        if logistic:
+            return mod.fit_cv(
+                X,
+                y,
+                l1_ratios=problem.l1_ratios,
+                alphas=alphas,
+                cv=KFold(problem.n_folds),
+                tol=tol,
+            )
         return mod.fit_cv(
             X,
             y,
@@ -175,12 +193,7 @@ def main(spec_path: str) -> None:
     def warmup() -> tuple[float, str]:
         """Compile: one call on a small slice of the same problem (see module doc)."""
         Xs, ys = small_slice(X, y)
-        if problem.task == "path":
-            a = alpha_grid(Xs, ys, l1_ratio=problem.l1_ratio, eps=eps, n_alphas=10)
-        elif problem.task == "single":
-            a = np.array([alpha_max(Xs, ys, problem.l1_ratio) / problem.alpha_divisor])
-        else:
-            a = None
+        a = grid(Xs, ys, 10)
         t = time.perf_counter()
         call(Xs, ys, a, n_alphas=10)
         return time.perf_counter() - t, f"{Xs.shape[0]}x{Xs.shape[1]}"
@@ -241,19 +254,22 @@ def main(spec_path: str) -> None:
     # --- evaluation, outside the timed region --------------------------------
     l1 = problem.l1_ratio
     if problem.task in ("path", "single"):
-        obj = path_objectives(X, y, res.coefs, res.intercepts, alphas, l1)
+        obj = path_objectives(X, y, res.coefs, res.intercepts, alphas, l1, family=family)
+        coefs = np.asarray(res.coefs)
         out.write(
             status="ok",
             alphas=alphas.tolist(),
             objectives=obj.tolist(),
-            n_nonzero=(np.abs(res.coefs) > 0).sum(axis=0).tolist(),
+            n_nonzero=(np.abs(coefs.reshape(-1, coefs.shape[-1])) > 0).sum(axis=0).tolist(),
         )
     else:
         out.write(
             status="ok",
             chosen_alpha=res.alpha,
             chosen_l1_ratio=res.l1_ratio,
-            objective=objective(X, y, np.asarray(res.coef), res.intercept, res.alpha, res.l1_ratio),
+            objective=objective(
+                X, y, np.asarray(res.coef), res.intercept, res.alpha, res.l1_ratio, family
+            ),
             n_nonzero=int((np.abs(res.coef) > 0).sum()),
             cv_alphas=np.asarray(res.alphas).tolist(),
             mse_mean=None if res.mse_mean is None else np.asarray(res.mse_mean).tolist(),

@@ -1,10 +1,19 @@
 """Check every adapter's mapping onto the benchmark objective.
 
-On tiny dense and sparse problems, each peer's path (at its tightest
-tolerance) and single fit must reach scikit-learn's ElasticNet objective at
-tol=1e-12 to 1e-9 relative, and each CV adapter must build scikit-learn's
-alpha grid and choose the same (alpha, l1_ratio). Also checks that
-:func:`bench.problems.alpha_grid` is scikit-learn's ``_alpha_grid``.
+Gaussian: on tiny dense and sparse problems, each peer's path (at its
+tightest tolerance) and single fit must reach scikit-learn's ElasticNet
+objective at tol=1e-12 to 1e-9 relative, and each CV adapter must build
+scikit-learn's alpha grid and choose the same (alpha, l1_ratio). Also checks
+that :func:`bench.problems.alpha_grid` is scikit-learn's ``_alpha_grid``.
+
+Logistic: on tiny dense binary, sparse binary and dense multinomial (K=4)
+problems, each logistic peer's path and single fit (tightest tolerance) must
+reach, within 1e-9 relative, the lowest objective any of them reached there
+(glmops at tol=1e-12, whose duality gap certifies it, is always among the
+candidates); each logistic CV adapter, given the same shared grid and KFold,
+must choose the same (alpha, l1_ratio) as glmops. Also checks that
+:func:`bench.problems.alpha_max` zeroes every coefficient and that slightly
+below it glmops does not.
 
 Run: ``.venv/bin/python -m bench.check_adapters [peer ...]``; exits 1 on a
 failed check. A peer whose library does not import is reported and skipped.
@@ -23,9 +32,17 @@ from sklearn.linear_model._coordinate_descent import _alpha_grid
 from sklearn.model_selection import KFold
 
 from bench.peers import PEERS
-from bench.problems import Matrix, alpha_grid, make_dense, make_sparse, path_objectives
+from bench.problems import (
+    Matrix,
+    alpha_grid,
+    alpha_max,
+    make_dense,
+    make_sparse,
+    path_objectives,
+)
 
 RTOL = 1e-9
+LOGIT_REFERENCE = "glmops_logit"
 
 
 def _reference(X: Matrix, y: np.ndarray, alphas: np.ndarray, l1_ratio: float) -> np.ndarray:
@@ -43,12 +60,148 @@ def _problems() -> list[tuple[str, Matrix, np.ndarray]]:
     return [("dense", Xd, yd), ("sparse", Xs, ys)]
 
 
+def _logit_problems() -> list[tuple[str, str, Matrix, np.ndarray]]:
+    Xb, yb = make_dense(400, 15, n_informative=5, rho=0.5, seed=21, family="binomial")
+    Xs, ys = make_sparse(600, 40, density=0.1, n_informative=8, seed=22, family="binomial")
+    Xm, ym = make_dense(
+        400, 15, n_informative=5, rho=0.5, seed=23, family="multinomial", n_classes=4
+    )
+    return [
+        ("dense binary", "binomial", Xb, yb),
+        ("sparse binary", "binomial", Xs, ys),
+        ("dense multinomial", "multinomial", Xm, ym),
+    ]
+
+
+def _check_logistic(names: list[str], rows: list[tuple[str, str, str, str]]) -> int:
+    """Logistic peers against each other (see the module docstring); return failures."""
+    failures = 0
+    l1_ratio = 0.5
+    logit = [n for n in names if PEERS[n].family == "logistic"]
+    if not logit:
+        return 0
+    mods = {}
+    for name in dict.fromkeys([LOGIT_REFERENCE, *logit]):
+        try:
+            mods[name] = importlib.import_module(PEERS[name].module)
+        except Exception as exc:  # the peer's library is missing or broken
+            rows.append((name, "import", "-", f"skipped: {type(exc).__name__}: {exc}"))
+    if LOGIT_REFERENCE not in mods:
+        return 1
+    ref_mod = mods[LOGIT_REFERENCE]
+
+    for kind, family, X, y in _logit_problems():
+        amax = alpha_max(X, y, l1_ratio, family)
+        for factor, want_zero in ((1.0, True), (0.99, False)):
+            fit = ref_mod.fit_single(X, y, alpha=amax * factor, l1_ratio=l1_ratio, tol=1e-12)
+            nnz = int((np.abs(fit.coefs) > 0).sum())
+            ok = (nnz == 0) == want_zero
+            failures += not ok
+            rows.append(
+                (
+                    "problems.alpha_max",
+                    f"{kind} at {factor:g}*alpha_max",
+                    f"{nnz} non-zero",
+                    "ok" if ok else "FAIL",
+                )
+            )
+        alphas = alpha_grid(X, y, l1_ratio=l1_ratio, eps=1e-2, n_alphas=8, family=family)
+        k = 4
+        # name -> (path objectives, single objective)
+        got: dict[str, tuple[np.ndarray, float]] = {}
+        ref_path = ref_mod.fit_path(X, y, alphas=alphas, l1_ratio=l1_ratio, tol=1e-12)
+        ref_single = ref_mod.fit_single(X, y, alpha=alphas[k], l1_ratio=l1_ratio, tol=1e-12)
+        got["glmops_logit(tol=1e-12)"] = (
+            path_objectives(
+                X, y, ref_path.coefs, ref_path.intercepts, alphas, l1_ratio, family=family
+            ),
+            float(
+                path_objectives(
+                    X,
+                    y,
+                    ref_single.coefs,
+                    ref_single.intercepts,
+                    alphas[k : k + 1],
+                    l1_ratio,
+                    family=family,
+                )[0]
+            ),
+        )
+        for name in logit:
+            if name not in mods or (family == "multinomial" and not PEERS[name].multinomial):
+                continue
+            if "sparse" in kind and not PEERS[name].sparse:
+                continue
+            tol = PEERS[name].tols[-1]
+            try:
+                fit = mods[name].fit_path(X, y, alphas=alphas, l1_ratio=l1_ratio, tol=tol)
+                obj = path_objectives(
+                    X, y, fit.coefs, fit.intercepts, alphas, l1_ratio, family=family
+                )
+                fit1 = mods[name].fit_single(X, y, alpha=alphas[k], l1_ratio=l1_ratio, tol=tol)
+                obj1 = path_objectives(
+                    X, y, fit1.coefs, fit1.intercepts, alphas[k : k + 1], l1_ratio, family=family
+                )
+                got[name] = (obj, float(obj1[0]))
+            except Exception as exc:
+                traceback.print_exc()
+                rows.append((name, kind, "-", f"FAIL {type(exc).__name__}: {exc}"))
+                failures += 1
+        best_path = np.min([v[0] for v in got.values()], axis=0)
+        best_single = min(v[1] for v in got.values())
+        for name, (obj, obj1) in got.items():
+            for case, err in (
+                ("path", float(np.max(obj / best_path - 1))),
+                ("single", obj1 / best_single - 1),
+            ):
+                ok = err <= RTOL
+                failures += not ok
+                rows.append((name, f"{kind} {case}", f"{err:.1e}", "ok" if ok else "FAIL"))
+
+    # CV: same shared grid and splitter; the choice must be glmops'
+    X, y = _logit_problems()[0][2:]
+    l1s = (0.5, 1.0)
+    grid = alpha_grid(X, y, l1_ratio=min(l1s), eps=1e-3, n_alphas=10, family="binomial")
+    cv = KFold(5)
+    ref = ref_mod.fit_cv(X, y, l1_ratios=l1s, alphas=grid, cv=cv, tol=1e-12)
+    for name in logit:
+        if name not in mods or not PEERS[name].cv or name == LOGIT_REFERENCE:
+            continue
+        try:
+            got_cv = mods[name].fit_cv(
+                X, y, l1_ratios=l1s, alphas=grid, cv=cv, tol=PEERS[name].tols[-1]
+            )
+            grid_err = float(np.max(np.abs(np.asarray(got_cv.alphas) / grid[None, :] - 1)))
+            loss_err = float(np.max(np.abs(got_cv.mse_mean / ref.mse_mean - 1)))
+            same = got_cv.l1_ratio == ref.l1_ratio and np.isclose(
+                got_cv.alpha, ref.alpha, rtol=1e-12, atol=0
+            )
+            ok = grid_err <= 1e-12 and bool(same) and loss_err <= 1e-6
+            failures += not ok
+            rows.append(
+                (
+                    name,
+                    "dense binary cv",
+                    f"grid {grid_err:.1e}, log-loss {loss_err:.1e}",
+                    ("ok" if ok else "FAIL") + f" (alpha {got_cv.alpha:.4g} vs {ref.alpha:.4g},"
+                    f" l1 {got_cv.l1_ratio} vs {ref.l1_ratio})",
+                )
+            )
+        except Exception as exc:
+            traceback.print_exc()
+            rows.append((name, "dense binary cv", "-", f"FAIL {type(exc).__name__}: {exc}"))
+            failures += 1
+    return failures
+
+
 def main(argv: list[str]) -> int:
     names = argv or list(PEERS)
     failures = 0
     rows: list[tuple[str, str, str, str]] = []
     l1_ratio = 0.5
     warnings.simplefilter("ignore")
+    failures += _check_logistic(names, rows)
+    names = [n for n in names if PEERS[n].family == "gaussian"]
 
     for kind, X, y in _problems():
         ours = alpha_grid(X, y, l1_ratio=l1_ratio, eps=1e-2, n_alphas=8)

@@ -242,7 +242,9 @@ def _applicable(problem: Problem, peer: str) -> str | None:
     if problem.dataset.kind == "sparse" and not info.sparse:
         return "no sparse support"
     if problem.task == "cv" and not info.cv:
-        return "no CV estimator"
+        return info.no_cv_reason
+    if problem.family == "multinomial" and not info.multinomial:
+        return info.no_multinomial_reason
     return None
 
 
@@ -451,7 +453,7 @@ def summarize(problem: Problem, raw: dict[str, Any], floor_s: float | None) -> l
         rows.append(row)
 
     timed = [r for r in rows if r["median_s"] is not None and r["status"] == "ok"]
-    peers_ok = [r for r in timed if r["peer"] != OWN and r["reached"]]
+    peers_ok = [r for r in timed if r["peer"] not in OWN and r["reached"]]
     fastest = min(peers_ok, key=lambda r: r["median_s"]) if peers_ok else None
     for r in rows:
         ok = r["median_s"] is not None and r["status"] == "ok"
@@ -510,10 +512,28 @@ def render_section(key: str, record: dict[str, Any]) -> str:
         f" timeout {record['timeout_s']:g} s; numba cache for 'compile s': "
         + ("empty (cold compile)" if record.get("cold_jit") else "as on disk"),
     ]
+    family = record.get("family", "gaussian")
+    if family != "gaussian":
+        classes = (
+            f"{ds.get('n_classes')} classes, softmax with one coefficient row per class"
+            if family == "multinomial"
+            else "binary, sigmoid, one coefficient row"
+        )
+        lines.append(
+            f"- Objective: 1/n sum_i logloss_i + alpha*(l1_ratio*|B|_1 + (1-l1_ratio)/2*|B|_2^2),"
+            f" intercept unpenalized ({family}: {classes}); evaluated by the harness"
+        )
     if problem.task == "path":
         lines.append(
             f"- Grid: {len(record['alphas'])} alphas from {record['alphas'][0]:.4g} to "
             f"{record['alphas'][-1]:.4g} (eps {record['eps']:g}), l1_ratio {problem.l1_ratio}"
+        )
+    elif problem.task == "cv" and record["alphas"]:
+        lines.append(
+            f"- Grid: {len(record['alphas'])} alphas from {record['alphas'][0]:.4g} "
+            f"(alpha_max at l1_ratio {problem.grid_l1_ratio:g}) to {record['alphas'][-1]:.4g} "
+            f"(eps {record['eps']:g}), the same for l1_ratio in "
+            f"{{{', '.join(f'{r:g}' for r in problem.l1_ratios)}}} and for every solver"
         )
     elif problem.task == "single":
         lines.append(
@@ -553,7 +573,8 @@ def render_section(key: str, record: dict[str, Any]) -> str:
     has_floor = bool(record.get("floor"))
     head = ["solver", "tol used", "median s", "min s"]
     if problem.task == "cv":
-        head += ["chosen alpha", "chosen l1_ratio", "same choice", "max rel. diff CV-MSE path"]
+        cv_loss = "CV-MSE" if family == "gaussian" else "CV log-loss"
+        head += ["chosen alpha", "chosen l1_ratio", "same choice", f"max rel. diff {cv_loss} path"]
     head += ["rel. obj. gap", "extra RSS MB", "vs fastest peer"]
     if has_floor:
         head.append("vs X'X")
@@ -729,14 +750,23 @@ def main(argv: list[str] | None = None) -> int:
             "n_features": p,
             "density": problem.dataset.sized(args.scale)[2],
             "x_mb": nbytes(X) / 2**20,
+            "family": problem.family,
         }
+        if problem.family != "gaussian":
+            dataset["n_classes"] = int(np.unique(y).size)
+            dataset["class_shares"] = (np.bincount(y.astype(np.intp)) / n).round(4).tolist()
         eps = args.eps if (args.eps and problem.task in ("path", "cv")) else problem.eps
-        if problem.task == "path":
+        if problem.task == "path" or (problem.task == "cv" and problem.family != "gaussian"):
             alphas = alpha_grid(
-                X, y, l1_ratio=problem.l1_ratio, eps=eps, n_alphas=problem.n_alphas
+                X,
+                y,
+                l1_ratio=problem.grid_l1_ratio,
+                eps=eps,
+                n_alphas=problem.n_alphas,
+                family=problem.family,
             ).tolist()
         elif problem.task == "single":
-            alphas = [alpha_max(X, y, problem.l1_ratio) / problem.alpha_divisor]
+            alphas = [alpha_max(X, y, problem.l1_ratio, problem.family) / problem.alpha_divisor]
         else:
             alphas = []
         del X, y
@@ -770,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
             "cold_jit": args.cold_jit,
             "gap_threshold": GAP_THRESHOLD,
             "dataset": dataset,
+            "family": problem.family,
             "eps": eps,
             "l1_ratio": problem.l1_ratio,
             "l1_ratios": list(problem.l1_ratios),

@@ -12,7 +12,8 @@ deviation (divisor W, centred when fitting an intercept) for
 
 The helpers are exposed as session-scoped fixtures (``objective``,
 ``kkt_residual``, ...) so test modules need no import path tricks and
-hypothesis tests may use them.
+hypothesis tests may use them. The logistic counterparts (binary and
+multinomial log loss with the same penalty) are the ``logit`` fixture.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.special import expit, logsumexp, softmax
 
 
 def as_dense64(X: Any) -> np.ndarray:
@@ -250,3 +252,239 @@ def objective_fixture() -> Any:
 def kkt_residual_fixture() -> Any:
     """:func:`kkt_residual` as a fixture."""
     return kkt_residual
+
+
+# --------------------------------------------------------------------------
+# Logistic regression: objective and optimality conditions
+# --------------------------------------------------------------------------
+#
+#   P(b0, B) = 1/W sum_i w_i logloss_i(b0 + B x_i)
+#              + alpha * sum_{k,j} (l1_ratio s_j |B_kj| + (1 - l1_ratio)/2 s_j^2 B_kj^2)
+#
+# with one coefficient row (binary: sigmoid of eta, labels 0/1) or K rows
+# (K >= 3 classes: softmax over the K predictors), intercepts unpenalised.
+# ``labels`` are class indices in [0, K).
+
+
+def _logistic_eta(X: Any, b0: Any, B: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(X, B, eta)`` as float64 with ``eta = X B' + b0`` of shape (n, rows)."""
+    Xd = as_dense64(X)
+    Bd = np.atleast_2d(np.asarray(B, dtype=np.float64))
+    b0d = np.atleast_1d(np.asarray(b0, dtype=np.float64))
+    return Xd, Bd, Xd @ Bd.T + b0d  # eta: (n, rows)
+
+
+def logistic_probabilities(X: Any, b0: Any, B: Any) -> np.ndarray:
+    """Class probabilities (n, K) of the model: sigmoid for one row, softmax for K."""
+    _, _, eta = _logistic_eta(X, b0, B)
+    if eta.shape[1] == 1:
+        p1 = expit(eta[:, 0])
+        return np.column_stack([expit(-eta[:, 0]), p1])
+    return np.asarray(softmax(eta, axis=1))
+
+
+def logistic_loss(X: Any, labels: Any, w: Any, b0: Any, B: Any) -> float:
+    """``1/W sum_i w_i logloss_i`` in float64, stable for saturated predictors."""
+    _, _, eta = _logistic_eta(X, b0, B)
+    lab = np.asarray(labels, dtype=np.intp)
+    wd = _weights(w, eta.shape[0])
+    if eta.shape[1] == 1:
+        e = eta[:, 0]
+        loss_i = np.where(lab == 1, np.logaddexp(0.0, -e), np.logaddexp(0.0, e))
+    else:
+        loss_i = logsumexp(eta, axis=1) - eta[np.arange(eta.shape[0]), lab]
+    return float(wd @ loss_i) / float(wd.sum())
+
+
+def logistic_penalty(B: Any, alpha: float, l1_ratio: float, scale: Any = None) -> float:
+    """``alpha * sum_{k,j} (l1_ratio s_j |B_kj| + (1 - l1_ratio)/2 s_j^2 B_kj^2)``."""
+    Bd = np.atleast_2d(np.asarray(B, dtype=np.float64))
+    s = np.ones(Bd.shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
+    l1 = float(np.sum(np.abs(Bd) * s))
+    l2 = float(np.sum((Bd * s) ** 2))
+    return alpha * (l1_ratio * l1 + 0.5 * (1.0 - l1_ratio) * l2)
+
+
+def logistic_objective(
+    X: Any,
+    labels: Any,
+    w: Any,
+    b0: Any,
+    B: Any,
+    alpha: float,
+    l1_ratio: float,
+    scale: Any = None,
+) -> float:
+    """The logistic elastic-net objective ``P(b0, B)`` (see above)."""
+    return logistic_loss(X, labels, w, b0, B) + logistic_penalty(B, alpha, l1_ratio, scale)
+
+
+def _onehot(labels: Any, rows: int) -> np.ndarray:
+    lab = np.asarray(labels, dtype=np.intp)
+    if rows == 1:
+        return (lab == 1).astype(np.float64)[:, None]
+    Y = np.zeros((lab.shape[0], rows))
+    Y[np.arange(lab.shape[0]), lab] = 1.0
+    return Y
+
+
+def logistic_gradient(
+    X: Any, labels: Any, w: Any, b0: Any, B: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(G, g0)``, minus the loss gradient: ``G = (Y - P)' Wn X``, ``g0 = (Y - P)' wn``."""
+    Xd, Bd, _ = _logistic_eta(X, b0, B)
+    rows = Bd.shape[0]
+    P = logistic_probabilities(Xd, b0, Bd)
+    P = P[:, 1:] if rows == 1 else P
+    R = _onehot(labels, rows) - P  # (n, rows)
+    wn = _weights(w, Xd.shape[0])
+    wn = wn / wn.sum()
+    U = R * wn[:, None]
+    return U.T @ Xd, U.sum(axis=0)
+
+
+def logistic_kkt_residual(
+    X: Any,
+    labels: Any,
+    w: Any,
+    b0: Any,
+    B: Any,
+    alpha: float,
+    l1_ratio: float,
+    scale: Any = None,
+    *,
+    fit_intercept: bool = True,
+) -> float:
+    """Largest violation of the optimality conditions, in gradient units.
+
+    Entry ``(k, j)`` with ``l1 = alpha l1_ratio s_j``, ``l2 = alpha (1 - l1_ratio) s_j^2``:
+    ``|G_kj| <= l1`` when ``B_kj = 0``, ``G_kj - l2 B_kj = l1 sign(B_kj)`` otherwise; with
+    an intercept also ``g0_k = 0``.
+    """
+    Bd = np.atleast_2d(np.asarray(B, dtype=np.float64))
+    s = np.ones(Bd.shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
+    G, g0 = logistic_gradient(X, labels, w, b0, Bd)
+    l1 = alpha * l1_ratio * s[None, :]
+    l2 = alpha * (1.0 - l1_ratio) * (s * s)[None, :]
+    viol = np.where(
+        Bd == 0,
+        np.maximum(np.abs(G) - l1, 0.0),
+        np.abs(G - l2 * Bd - l1 * np.sign(Bd)),
+    )
+    worst = float(np.max(viol, initial=0.0))
+    if fit_intercept:
+        worst = max(worst, float(np.max(np.abs(g0))))
+    return worst
+
+
+def logistic_kkt_bound(
+    X: Any,
+    w: Any,
+    gap: float,
+    primal: float,
+    alpha: float,
+    l1_ratio: float,
+    n_classes: int,
+    scale: Any = None,
+) -> float:
+    """The KKT residual a point certified by duality gap ``gap`` may have.
+
+    As :func:`kkt_bound`, with the log loss's curvature bounded by ``1/4``
+    (sigmoid) or ``1/2`` (softmax) times the weighted squared column norms
+    (the intercept's column counts as ones): ``||b - b*||_H^2 <= 2*gap``
+    bounds how far each gradient entry is from its value at the optimum.
+    Exact for ridge and elastic net (strongly convex); for the lasso it is
+    the same heuristic as the regression tests use.
+    """
+    Xd = as_dense64(X)
+    wn = _weights(w, Xd.shape[0])
+    wn = wn / wn.sum()
+    s = np.ones(Xd.shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
+    curvature = 0.25 if n_classes == 2 else 0.5
+    norms = wn @ (Xd * Xd)
+    h = curvature * max(1.0, float(np.max(norms, initial=0.0)))
+    h += alpha * (1.0 - l1_ratio) * float(np.max(s * s, initial=0.0))
+    gap_eff = max(gap, 0.0) + 1e-14 * abs(primal)
+    return 2.0 * float(np.sqrt(2.0 * gap_eff * h))
+
+
+def logistic_null_intercepts(labels: Any, w: Any, n_classes: int) -> np.ndarray:
+    """Intercepts of the intercept-only model: logit (binary) or log of the class shares."""
+    lab = np.asarray(labels, dtype=np.intp)
+    prior = np.bincount(lab, weights=_weights(w, lab.shape[0]), minlength=n_classes)
+    prior = prior / prior.sum()
+    if n_classes == 2:
+        return np.array([np.log(prior[1]) - np.log(prior[0])])
+    return np.log(prior)
+
+
+def logistic_grad_scale(X: Any, labels: Any, w: Any, n_classes: int) -> float:
+    """``max |G|`` at the intercept-only model: the scale KKT residuals are judged on."""
+    rows = 1 if n_classes == 2 else n_classes
+    b0 = logistic_null_intercepts(labels, w, n_classes)
+    G, _ = logistic_gradient(X, labels, w, b0, np.zeros((rows, as_dense64(X).shape[1])))
+    return float(np.max(np.abs(G), initial=0.0))
+
+
+def logistic_null_loss(labels: Any, w: Any, n_classes: int) -> float:
+    """Log loss of the intercept-only model: the entropy of the weighted class shares."""
+    lab = np.asarray(labels, dtype=np.intp)
+    prior = np.bincount(lab, weights=_weights(w, lab.shape[0]), minlength=n_classes)
+    prior = prior[prior > 0] / prior.sum()
+    return float(-np.sum(prior * np.log(prior)))
+
+
+def make_classification_problem(
+    n: int,
+    p: int,
+    n_classes: int = 2,
+    seed: int = 0,
+    *,
+    signal: float = 1.0,
+    n_informative: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardised-ish random features and labels drawn from a true softmax model.
+
+    Every class is present (labels are cycled in for any class the draw missed).
+    """
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, p))
+    X = Z + 0.3 * Z[:, [0]]
+    X = X * rng.uniform(0.5, 1.5, p) + rng.uniform(-0.5, 0.5, p)
+    k = min(n_informative, p)
+    rows = 1 if n_classes == 2 else n_classes
+    coef = np.zeros((rows, p))
+    coef[:, :k] = signal * rng.uniform(-1.5, 1.5, (rows, k))
+    eta = X @ coef.T + rng.uniform(-0.3, 0.3, rows)
+    if rows == 1:
+        y = (rng.random(n) < 1.0 / (1.0 + np.exp(-eta[:, 0]))).astype(np.int64)
+    else:
+        P = np.exp(eta - eta.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        y = (P.cumsum(axis=1) < rng.random((n, 1))).sum(axis=1).astype(np.int64)
+        y = np.minimum(y, n_classes - 1)
+    for c in range(n_classes):  # every class present
+        if not np.any(y == c):
+            y[c] = c
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def logit() -> SimpleNamespace:
+    """The logistic helpers of this module (``logit.objective``, ``logit.kkt_residual``, ...)."""
+    return SimpleNamespace(
+        as_dense64=as_dense64,
+        column_scale=column_scale,
+        grad_scale=logistic_grad_scale,
+        gradient=logistic_gradient,
+        kkt_bound=logistic_kkt_bound,
+        kkt_residual=logistic_kkt_residual,
+        loss=logistic_loss,
+        make_problem=make_classification_problem,
+        null_intercepts=logistic_null_intercepts,
+        null_loss=logistic_null_loss,
+        objective=logistic_objective,
+        penalty=logistic_penalty,
+        probabilities=logistic_probabilities,
+        random_weights=random_weights,
+    )

@@ -1,6 +1,6 @@
 """Registry of peer adapters.
 
-Each adapter module ``bench.peers.<name>`` exposes the same functions:
+Each Gaussian adapter module ``bench.peers.<name>`` exposes the same functions:
 
 ``fit_path(X, y, *, alphas, l1_ratio, tol) -> PathFit``
     The whole path on the given (decreasing) alpha grid, warm-started.
@@ -8,6 +8,13 @@ Each adapter module ``bench.peers.<name>`` exposes the same functions:
     One fit at one alpha, as a user of that library would write it.
 ``fit_cv(X, y, *, l1_ratios, n_alphas, eps, cv, tol) -> CVFit`` (optional)
     The library's cross-validated elastic net.
+
+Logistic adapters (``family="logistic"``: binary and multinomial) have the
+same ``fit_path`` and ``fit_single``; y holds the labels as floats (0/1 or
+0..K-1) and multinomial fits return (K, n_features, n_alphas) coefficients.
+Their CV takes the one shared grid instead of building its own:
+
+``fit_cv(X, y, *, l1_ratios, alphas, cv, tol) -> CVFit`` (optional)
 
 All map onto the objective in :mod:`bench.problems` (see each module's
 docstring). The metadata below is plain data so that ``bench.run`` can plan
@@ -27,7 +34,10 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass
 class PathFit:
-    """Coefficients (n_features, n_alphas) and intercepts (n_alphas,)."""
+    """Coefficients (n_features, n_alphas) and intercepts (n_alphas,).
+
+    Multinomial: coefficients (K, n_features, n_alphas), intercepts (K, n_alphas).
+    """
 
     coefs: FloatArray
     intercepts: FloatArray
@@ -38,14 +48,16 @@ class CVFit:
     """The CV choice and the refit at it.
 
     ``alphas`` has shape (n_l1_ratios, n_alphas); ``mse_mean`` is the mean
-    held-out MSE over folds with the same shape, or None when the peer does
-    not expose it on that scale.
+    held-out loss over folds with the same shape (MSE for Gaussian, log loss
+    per sample for logistic), or None when the peer does not expose it on that
+    scale. ``coef`` is (n_features,) or, multinomial, (K, n_features) with
+    ``intercept`` (K,).
     """
 
     alpha: float
     l1_ratio: float
     coef: FloatArray
-    intercept: float
+    intercept: float | FloatArray
     alphas: FloatArray
     mse_mean: FloatArray | None
 
@@ -63,6 +75,11 @@ class PeerInfo:
     dense: bool = True
     sparse: bool = True
     cv: bool = False
+    family: str = "gaussian"  # "gaussian" or "logistic"
+    multinomial: bool = False  # logistic: a softmax with K rows (no reference class)
+    # why a peer with cv=False is left out of CV problems
+    no_cv_reason: str = "no CV estimator"
+    no_multinomial_reason: str = "no multinomial (softmax) model"
 
     @property
     def module(self) -> str:
@@ -71,6 +88,9 @@ class PeerInfo:
 
 _SK_TOLS = (1e-4, 1e-6, 1e-8, 1e-10, 1e-12)
 _TOLS = (1e-4, 1e-6, 1e-8, 1e-10)
+# saga's tol bounds the largest relative change of the coefficients in one
+# epoch, not an optimality measure: a finer ladder than the others.
+_SAGA_TOLS = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 
 PEERS: dict[str, PeerInfo] = {
     p.name: p
@@ -103,8 +123,53 @@ PEERS: dict[str, PeerInfo] = {
         PeerInfo("skglm", "skglm ElasticNet", "skglm", "tol", _TOLS, jit=True),
         PeerInfo("celer", "celer celer_path", "celer", "tol", _TOLS),
         PeerInfo("glmops", "glmops enet_path", "glmops", "tol", _TOLS, jit=True, cv=True),
+        # --- logistic (binary and multinomial) ---
+        PeerInfo(
+            "sklearn_saga",
+            "sklearn LogisticRegression(solver='saga')",
+            "scikit-learn",
+            "tol",
+            _SAGA_TOLS,
+            cv=True,
+            family="logistic",
+            multinomial=True,
+        ),
+        PeerInfo(
+            "glum_logit",
+            "glum GeneralizedLinearRegressor(family='binomial')",
+            "glum",
+            "gradient_tol",
+            _TOLS,
+            cv=True,
+            family="logistic",
+            no_multinomial_reason="glum has no multinomial family",
+        ),
+        PeerInfo(
+            "skglm_logit",
+            "skglm Logistic + L1_plus_L2, ProxNewton",
+            "skglm",
+            "tol",
+            _TOLS,
+            jit=True,
+            family="logistic",
+            no_cv_reason="skglm's GeneralizedLinearEstimatorCV scores by accuracy on "
+            "its own shuffled StratifiedKFold (no cv= splitter, no log-loss scoring), so "
+            "its choice is not comparable",
+            no_multinomial_reason="skglm fits multiclass Logistic one-vs-rest, not a softmax",
+        ),
+        PeerInfo(
+            "glmops_logit",
+            "glmops logistic_path",
+            "glmops",
+            "tol",
+            _TOLS,
+            jit=True,
+            cv=True,
+            family="logistic",
+            multinomial=True,
+        ),
     )
 }
 
-#: Peers whose rows are compared against, i.e. everyone but ourselves.
-OWN = "glmops"
+#: Our own adapters: their rows are compared against everyone else's.
+OWN = frozenset({"glmops", "glmops_logit"})

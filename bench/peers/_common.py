@@ -32,3 +32,22 @@ def center_dense(X: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray, 
 def intercepts_from_means(coefs: FloatArray, x_mean: FloatArray, y_mean: float) -> FloatArray:
     """Return b0 = ybar - xbar'b for each column of ``coefs`` (n_features, k)."""
     return y_mean - x_mean @ coefs
+
+
+def center_columns(X: FloatArray, *, order: str = "F") -> tuple[FloatArray, FloatArray]:
+    """Return (X - xbar, xbar), the copy in the given memory order.
+
+    For a logistic model centring X changes nothing but the intercepts: the
+    fit on X - xbar with intercept c gives b0 = c - xbar'b on X
+    (:func:`uncenter_intercepts`).
+    """
+    x_mean = X.mean(axis=0)
+    Xc = np.asarray(X - x_mean, order=order)  # type: ignore[call-overload]
+    return Xc, x_mean
+
+
+def uncenter_intercepts(
+    coefs: FloatArray, intercepts: FloatArray, x_mean: FloatArray
+) -> FloatArray:
+    """Return b0 = c - xbar'b for ``coefs`` (p, m) / (K, p, m) and ``intercepts`` (m,) / (K, m)."""
+    return intercepts - np.einsum("...pm,p->...m", coefs, x_mean)

@@ -1,8 +1,10 @@
-"""The lifecycle demo behind ``make demo``, step 1: choose and fit the model.
+"""The lifecycle demo behind ``make demo``.
 
-Runs :class:`glmops.ElasticNetCV` on the diabetes data that ships with
+Step 1 runs :class:`glmops.ElasticNetCV` on the diabetes data that ships with
 scikit-learn (442 patients, 10 baseline variables, disease progression after
 one year), then writes the regularisation path and the CV curve as PNGs.
+Step 2 (:mod:`glmops.demo_classifiers`) fits a calibrated binary classifier
+(breast cancer) and a multinomial one (wine) and judges them on a holdout.
 Later steps (register, serve, monitor) extend this same demo.
 
 ``run_demo`` returns a :class:`DemoReport` (data only); ``main`` prints it.
@@ -20,6 +22,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.model_selection import KFold
 
 from glmops._typing import FloatArray
+from glmops.demo_classifiers import ClassifierReport, run_classifier_demo
 from glmops.estimators import ElasticNetCV, enet_path
 
 __all__ = ["DemoReport", "main", "run_demo"]
@@ -150,7 +153,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  dropped: {', '.join(report.dropped) or 'none'}")
     print(f"  wrote {report.path_plot}")
     print(f"  wrote {report.cv_plot}")
+    classifiers, calibration_plot = run_classifier_demo(args.output)
+    print()
+    print("glmops demo, step 2: classifiers (75% train / 25% holdout, stratified)")
+    for c in classifiers:
+        _print_classifier(c)
+    print(f"  wrote {calibration_plot}")
     return 0
+
+
+def _print_classifier(c: ClassifierReport) -> None:
+    kind = "binary" if c.n_classes == 2 else f"multinomial, {c.n_classes} classes"
+    print(f"  {c.dataset} ({kind}; n={c.n_train}+{c.n_test}, p={c.n_features}):")
+    print(f"    LogisticRegressionCV 5-fold, standardize=True: {c.fit_seconds:.2f} s")
+    print(f"    chosen alpha = {c.alpha:.4g}   l1_ratio = {c.l1_ratio:g}   ", end="")
+    print(f"features used: {c.n_selected}/{c.n_features}")
+    print(f"    holdout log loss = {c.log_loss:.4f}   ROC AUC = {c.roc_auc:.4f}   ", end="")
+    print(f"Brier = {c.brier:.4f}   accuracy = {c.accuracy:.3f}")
+    if c.threshold is not None:
+        print(
+            f"    threshold (max F1 on out-of-fold, Platt-calibrated) = {c.threshold:.3f}: ", end=""
+        )
+        print(f"precision = {c.precision:.3f}   recall = {c.recall:.3f}")
 
 
 if __name__ == "__main__":

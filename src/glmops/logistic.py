@@ -42,8 +42,10 @@ from glmops.calibration import CALIBRATION_METHODS, CalibrationMap, fit_calibrat
 from glmops.core.irls import (
     LogisticPathResult,
     LogisticProblem,
+    binomial_loss,
     logistic_alpha_max,
     make_logistic_problem,
+    multinomial_loss,
     solve_logistic_path,
 )
 from glmops.core.path import SOLVERS, alpha_grid, choose_solver
@@ -52,8 +54,8 @@ from glmops.threshold import THRESHOLD_POLICIES, select_threshold
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
 
-# a sample whose margin exceeds this has a probability within ~1e-13 of 0 or 1
-_SATURATED_MARGIN = 30.0
+# share of saturated samples that signals quasi-complete separation
+_QUASI_SEPARATION_SHARE = 0.01
 _SEPARATION_FEATURES_SHOWN = 5
 
 _COMMON_CONSTRAINTS: dict[str, list[Any]] = {
@@ -160,21 +162,35 @@ def _warn_if_not_converged(result: LogisticPathResult, tol: float, where: str) -
 
 
 def _warn_if_separated(
-    margin: float, alpha: float, coef: FloatArray, scale: FloatArray, names: np.ndarray | None
+    result: LogisticPathResult,
+    k: int,
+    alpha: float,
+    scale: FloatArray,
+    names: np.ndarray | None,
 ) -> None:
-    """Warn when some probabilities saturate: (quasi-)complete separation."""
-    if not margin > _SATURATED_MARGIN:
+    """Warn on (quasi-)complete separation at path point ``k``.
+
+    Perfect separation (every training sample classified correctly) with
+    saturated probabilities, or at least 1% of the samples saturated (a
+    subset separated: quasi-complete), means the coefficients are held
+    finite only by the penalty and the probabilities are overconfident.
+    """
+    share = float(result.saturated_share[k])
+    separated = bool(result.separated[k])
+    if not ((separated and share > 0) or share >= _QUASI_SEPARATION_SHARE):
         return
+    coef = result.coefs[k]
     strength = np.max(np.abs(coef), axis=0) * np.where(scale > 0, scale, 1.0)
     top = np.argsort(-strength)[:_SEPARATION_FEATURES_SHOWN]
     top = top[strength[top] > 0]
     labels = [str(names[j]) if names is not None else f"x{j}" for j in top]
+    kind = "Complete" if separated else "Quasi-complete"
     warnings.warn(
-        f"(Quasi-)complete separation: some training samples get a probability within "
-        f"1e-13 of 0 or 1 (margin {margin:.1f}); the coefficients are held finite only "
-        f"by the penalty (alpha={alpha:.3g}). Features with the largest effect: "
-        f"{', '.join(labels) or 'none'}. Increase alpha or check these features for "
-        "leakage.",
+        f"{kind} separation: {share:.1%} of the training samples get a probability "
+        f"within 1e-13 of 0 or 1; the coefficients are held finite only by the penalty "
+        f"(alpha={alpha:.3g}). Features with the largest effect: "
+        f"{', '.join(labels) or 'none'}. Increase alpha, or check these features for "
+        "leakage of the target.",
         UserWarning,
         stacklevel=3,
     )
@@ -483,11 +499,7 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):
         )
         _warn_if_not_converged(result, self.tol, type(self).__name__)
         _warn_if_separated(
-            float(result.max_margin[0]),
-            float(self.alpha),
-            result.coefs[0],
-            scale,
-            getattr(self, "feature_names_in_", None),
+            result, 0, float(self.alpha), scale, getattr(self, "feature_names_in_", None)
         )
         self.coef_ = result.coefs[0].copy()
         self.intercept_ = result.intercepts[0].copy()
@@ -626,6 +638,27 @@ def logistic_path(
     _warn_if_not_converged(result, tol, "logistic_path")
     coefs = np.transpose(result.coefs, (1, 2, 0)).copy()
     return result.alphas, coefs, result.intercepts.T.copy(), result.dual_gaps
+
+
+def _held_out_log_loss(
+    X: Any,
+    labels: np.ndarray,
+    sample_weight: FloatArray | None,
+    coefs: FloatArray,
+    intercepts: FloatArray,
+) -> FloatArray:
+    """Weighted mean log loss of each path point (coefs (n_alphas, rows, p)) on X."""
+    n = X.shape[0]
+    w = np.ones(n) if sample_weight is None else sample_weight
+    wn = w / w.sum()
+    out = np.empty(coefs.shape[0])
+    for a in range(coefs.shape[0]):
+        eta = np.asarray(safe_sparse_dot(X, coefs[a].T)).T + intercepts[a][:, None]
+        if coefs.shape[1] == 1:
+            out[a] = binomial_loss(eta[0], (labels == 1).astype(np.float64), wn)
+        else:
+            out[a] = multinomial_loss(np.ascontiguousarray(eta), labels, wn)
+    return out
 
 
 def _check_alphas(alphas: Any) -> FloatArray:
@@ -809,6 +842,9 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         cv = check_cv(self.cv, y, classifier=True)
         splits = list(cv.split(X, y))
         scorer = check_scoring(self, scoring=self.scoring)
+        # the default scorer, computed from the path directly (same value as
+        # scikit-learn's, without its per-call validation)
+        fast_log_loss = self.scoring == "neg_log_loss"
         tasks = [(i, k) for i in range(ratios.size) for k in range(len(splits))]
         n_alphas = grids.shape[1]
         scores = np.zeros((ratios.size, n_alphas, len(splits)))
@@ -837,6 +873,11 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
             fold_paths[task] = result
             X_test, y_test = X[test], y[test]
             w_test = None if sw is None else sw[test]
+            if fast_log_loss:
+                scores[i, :, k] = -_held_out_log_loss(
+                    X_test, labels[test], w_test, result.coefs, result.intercepts
+                )
+                return
             for a in range(n_alphas):
                 model = self._point_model(result.coefs[a], result.intercepts[a])
                 kwargs = {} if w_test is None else {"sample_weight": w_test}
@@ -870,11 +911,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         result_last = a_best
         _warn_if_not_converged(result, self.tol, type(self).__name__)
         _warn_if_separated(
-            float(result.max_margin[result_last]),
-            self.alpha_,
-            result.coefs[result_last],
-            scale,
-            getattr(self, "feature_names_in_", None),
+            result, result_last, self.alpha_, scale, getattr(self, "feature_names_in_", None)
         )
         self.coef_ = result.coefs[result_last].copy()
         self.intercept_ = result.intercepts[result_last].copy()

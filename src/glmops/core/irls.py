@@ -61,10 +61,21 @@ __all__ = [
     "solve_logistic_path",
 ]
 
-# floor of p(1-p) in the Hessian weights: keeps the Newton model well posed
-# for saturated samples (glmnet floors p at 1e-5); the line search and the
-# certificate use the exact loss, so the floor never biases the solution
+# floor of p(1-p) relative to |y - p| in the Hessian weights: bounds the
+# Newton residual (y - p)/p(1-p) of a saturated, misclassified sample by
+# 1e10, while a saturated, correctly classified one (|y - p| ~ p(1-p)) keeps
+# its true, tiny curvature (a floor there would stall separable fits). The
+# model's gradient stays exact (h * e = wn * (y - p)), the line search and
+# the certificate use the exact loss: the floor never biases the solution.
 _VAR_FLOOR = 1e-10
+_VAR_TINY = 1e-300
+
+
+def _model_var(var: FloatArray, res: FloatArray) -> FloatArray:
+    """Curvature used by the Newton model (see ``_VAR_FLOOR``)."""
+    return np.maximum(np.maximum(var, _VAR_FLOOR * np.abs(res)), _VAR_TINY)
+
+
 # relative rounding noise of the objective (sums of n terms in float64)
 _ROUNDING = 1e-14
 # Armijo sufficient-decrease constant and backtracking limit
@@ -431,7 +442,7 @@ def _refine_intercepts(problem: LogisticProblem, state: _State) -> None:
         grad[~present] = 0.0
         if np.max(np.abs(grad)) <= _INTERCEPT_GRAD_TOL:
             return
-        curv = np.maximum(state.var @ wn, _VAR_FLOOR * 1e-6)
+        curv = np.maximum(state.var @ wn, _VAR_TINY)
         step = grad / curv
         old = (
             state.intercept.copy(),
@@ -676,7 +687,7 @@ def _gram_inner(
     c = G @ bt + grad
     # constant of the model: residual sum of squares of the working response
     hn = model.h / V
-    e = res / np.maximum(model.var, _VAR_FLOOR)
+    e = res / model.var
     e_bar = g0 / V
     rr = max(float(hn @ (e * e)) - e_bar * e_bar, 0.0)
     yy = rr + float(bt @ c) + float(bt @ grad)
@@ -777,8 +788,8 @@ def _newton_row(
     if use_gram:
         model = hessians[row]
         if refresh or model is None:
-            var = state.var[row].copy()
-            h = wn * np.maximum(var, _VAR_FLOOR)
+            var = _model_var(state.var[row], res)
+            h = wn * var
             if not h.sum() > 0:
                 return -1.0
             model = _Hessian.fresh(ws.XA, h, var, problem.fit_intercept)
@@ -788,7 +799,7 @@ def _newton_row(
         V = model.V
         b, delta0 = _gram_inner(model, res, g_row, g0, bt, l1 / V, l2 / V, inner_tol / V)
     else:
-        var = np.maximum(state.var[row], _VAR_FLOOR)
+        var = _model_var(state.var[row], res)
         h = wn * var
         V = float(h.sum())
         if not V > 0:
@@ -863,6 +874,161 @@ def _shift_null_direction(state: _State, ws: _WorkingSet, l1: FloatArray, l2: Fl
     state.eta -= ws.dot(best)[None, :]
 
 
+@dataclass
+class _BlockHessian:
+    """Full multinomial Hessian over ``(intercept, coefficients)`` of every class.
+
+    ``H[(k,a),(l,b)] = sum_i wn_i (P_ik d_kl - P_ik P_il) z_ia z_ib`` with
+    ``z = (1, x_A - mean_w)`` (no 1 without an intercept), for the
+    probabilities it was formed at; kept between steps like :class:`_Hessian`.
+    """
+
+    H: FloatArray
+    n_features: int
+
+
+def _design_z(problem: LogisticProblem, ws: _WorkingSet) -> FloatArray:
+    """Return ``z = (1, XA - mean_w)`` (or ``XA`` without an intercept), dense."""
+    XA: Any = ws.XA
+    dense = np.asarray(XA.toarray() if sp.issparse(XA) else XA, dtype=np.float64)
+    if not problem.fit_intercept:
+        return dense
+    z = np.empty((dense.shape[0], dense.shape[1] + 1), order="F")
+    z[:, 0] = 1.0
+    z[:, 1:] = dense - problem.mean_w[ws.features][None, :]
+    return z
+
+
+def _block_newton(
+    problem: LogisticProblem,
+    state: _State,
+    ws: _WorkingSet,
+    cache: list[_BlockHessian | None],
+    fresh: bool,
+    g: FloatArray,
+    ubar: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    inner_tol: float,
+) -> float:
+    """Take one line-searched proximal Newton step on all classes at once.
+
+    The model couples the classes through the softmax Hessian (partial
+    Newton, one class at a time, converges linearly when probability mass is
+    shared between classes). It is solved by the Gram kernel over the
+    ``K * (k + 1)`` coordinates, intercepts unpenalised. ``g`` is the centred
+    gradient (K, k) and ``ubar`` the intercept gradient (K,). Returns the
+    predicted decrease, or -1 when no decrease was possible.
+    """
+    K = problem.n_rows
+    k = ws.size
+    wn = problem.wn
+    z = _design_z(problem, ws)
+    k1 = z.shape[1]
+    off = k1 - k  # 1 with an intercept
+    labels = problem.labels
+    onehot = np.zeros_like(state.res)
+    onehot[labels, np.arange(labels.shape[0])] = 1.0
+    P = onehot - state.res
+    model = cache[0]
+    if fresh or model is None or model.n_features != k:
+        H = np.empty((K * k1, K * k1))
+        for ka in range(K):
+            for kb in range(ka, K):
+                w = wn * (P[ka] * ((ka == kb) - P[kb]))
+                block = z.T @ (z * w[:, None])
+                H[ka * k1 : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = block
+                H[kb * k1 : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = block.T
+        model = _BlockHessian(H, k)
+        cache[0] = model
+    G = model.H
+    feats = ws.features
+    B_t = state.coef[:, feats]
+    beta_t = np.empty((K, k1))
+    grad = np.empty((K, k1))
+    if off:
+        beta_t[:, 0] = state.intercept + B_t @ problem.mean_w[feats]
+        grad[:, 0] = ubar
+    beta_t[:, off:] = B_t
+    grad[:, off:] = g
+    bt = beta_t.ravel()
+    gv = grad.ravel()
+    # model constant: Pearson statistic sum_i wn_i sum_k (Y - P)^2 / P (the
+    # working residual's squared norm; floored like the binomial curvature)
+    P_f = np.maximum(np.maximum(P, _VAR_FLOOR * np.abs(state.res)), _VAR_TINY)
+    rr = float(np.sum(wn[None, :] * state.res * state.res / P_f))
+    coef_idx = np.concatenate([a * k1 + np.arange(off, k1) for a in range(K)])
+    G = model.H[np.ix_(coef_idx, coef_idx)]
+    g_b = gv[coef_idx]
+    if off:
+        # eliminate the intercepts exactly (the centring of the binomial
+        # case): the last class's is held fixed, softmax intercepts being
+        # defined up to a common shift
+        free = np.arange(K - 1) * k1
+        H00 = model.H[np.ix_(free, free)]
+        H00 = H00 + 1e-12 * max(float(np.max(np.diag(H00))), _VAR_TINY) * np.eye(K - 1)
+        Hb0 = model.H[np.ix_(coef_idx, free)]
+        solve_00 = np.linalg.solve(H00, np.column_stack([gv[free], Hb0.T]))
+        g0_term = solve_00[:, 0]
+        G = G - Hb0 @ solve_00[:, 1:]
+        g_b = g_b - Hb0 @ g0_term
+        rr = max(rr - float(gv[free] @ g0_term), 0.0)
+    b_t = bt[coef_idx]
+    c = G @ b_t + g_b
+    yy = rr + float(b_t @ c) + float(b_t @ g_b)
+    norms = np.diag(G).copy()
+    norms[norms < 0] = 0.0
+    b_new = b_t.copy()
+    flags = np.ones(b_t.shape[0], dtype=np.bool_)
+    kernels.solve_gram(
+        np.ascontiguousarray(G),
+        c,
+        yy,
+        norms,
+        b_new,
+        g_b.copy(),
+        flags,
+        flags,
+        np.tile(l1, K),
+        np.tile(l2, K),
+        False,
+        inner_tol,
+        _INNER_MAX_EPOCHS,
+    )
+    b = bt.copy()
+    b[coef_idx] = b_new
+    if off:
+        d_coef = b_new - b_t
+        b[free] = bt[free] + g0_term - solve_00[:, 1:] @ d_coef
+    delta = (b - bt).reshape(K, k1)
+    if not np.any(delta):
+        return -1.0
+    dB = delta[:, off:]
+    d0 = delta[:, 0] - dB @ problem.mean_w[feats] if off else np.zeros(K)
+    pen_now = _penalty(B_t, l1, l2)
+    decrease = -float(gv @ (b - bt)) + _penalty(B_t + dB, l1, l2) - pen_now
+    if not decrease < 0:
+        return -1.0
+    XA = ws.XA
+    d_eta = np.asarray((XA @ dB.T).T) + d0[:, None]
+    f0 = state.loss + pen_now
+    eta0 = state.eta.copy()
+    t = 1.0
+    noise = _ROUNDING * (abs(f0) + 1.0)
+    for _ in range(_MAX_BACKTRACK):
+        state.eta = eta0 + t * d_eta
+        loss = state.trial_loss(problem)
+        B_try = B_t + t * dB
+        if loss + _penalty(B_try, l1, l2) <= f0 + _ARMIJO * t * decrease + noise:
+            state.coef[:, feats] = B_try
+            state.intercept += t * d0
+            state.accept_trial(loss)
+            return -decrease
+        t *= 0.5
+    state.eta = eta0
+    return -1.0
+
+
 # --------------------------------------------------------------------------
 # One penalty level and the path
 # --------------------------------------------------------------------------
@@ -889,6 +1055,7 @@ def _solve_alpha(
     state: _State,
     ws: _WorkingSet,
     hessians: list[_Hessian | None],
+    block_cache: list[_BlockHessian | None],
     in_ws: BoolArray,
     l1: FloatArray,
     l2: FloatArray,
@@ -899,13 +1066,16 @@ def _solve_alpha(
 
     Returns ``(n_newton, gap, converged, grad_abs)`` with ``grad_abs`` the
     largest |centred gradient| of each feature over the rows (for the next
-    strong rule). ``ws`` and ``hessians`` carry over between alphas.
+    strong rule). ``ws``, ``hessians`` and ``block_cache`` carry over
+    between alphas.
     """
     p = problem.X.shape[1]
     live = problem.live
     all_features = np.flatnonzero(live)
     n_newton = 0
     refresh = False
+    # multinomial on dense tall data: one Newton model over all classes
+    use_block = problem.n_rows > 1 and problem.solver == "covariance" and not sp.issparse(problem.X)
     while True:
         ws.add(in_ws & live)
         features = ws.features
@@ -929,7 +1099,13 @@ def _solve_alpha(
             inner_tol = _INNER_SHARE * max(tol_abs, min(decrease_prev, problem_scale(problem)))
             total = 0.0
             progressed = False
-            for row in range(problem.n_rows):
+            if use_block:
+                predicted = _block_newton(
+                    problem, state, ws, block_cache, fresh, g, ubar, l1A, l2A, inner_tol
+                )
+                progressed = predicted >= 0.0
+                total = max(predicted, 0.0)
+            for row in range(0 if use_block else problem.n_rows):
                 if row == 0:  # the uncentred gradient of row 0 is at hand
                     g_row = g[0] + ubar[0] * problem.mean_w[features]
                 else:
@@ -942,7 +1118,7 @@ def _solve_alpha(
                     progressed = True
                     total += predicted
             n_newton += 1
-            if problem.n_rows > 1:
+            if problem.n_rows > 1 and not use_block:
                 _shift_null_direction(state, ws, l1A, l2A)
             if not progressed:
                 if fresh:
@@ -992,9 +1168,11 @@ class LogisticPathResult:
     converged : ndarray of bool, shape (n_alphas,)
     tol_abs : float
         Absolute gap target (``tol`` times the intercept-only log loss).
-    max_margin : ndarray of shape (n_alphas,)
-        Largest margin (true-class predictor minus the best other) of a
-        sample: the separation diagnostic (above ~30 probabilities saturate).
+    saturated_share : ndarray of shape (n_alphas,)
+        Weighted share of samples whose probability is within ~1e-13 of 0
+        or 1 (see :func:`_separation`).
+    separated : ndarray of bool, shape (n_alphas,)
+        Whether the fit classifies every training sample correctly.
     """
 
     alphas: FloatArray
@@ -1004,7 +1182,8 @@ class LogisticPathResult:
     n_iters: np.ndarray
     converged: np.ndarray
     tol_abs: float
-    max_margin: FloatArray
+    saturated_share: FloatArray
+    separated: np.ndarray
 
 
 def logistic_alpha_max(
@@ -1025,19 +1204,34 @@ def logistic_alpha_max(
     return float(np.max(np.abs(g[:, features]) / penalty_scale[features][None, :]) / ratio)
 
 
-def _max_margin(problem: LogisticProblem, state: _State) -> float:
-    """Largest margin of a correctly classified sample (weight > 0)."""
+# margin above which a sample's probability is within ~1e-13 of 0 or 1
+SATURATED_MARGIN = 30.0
+
+
+def _separation(problem: LogisticProblem, state: _State) -> tuple[float, bool]:
+    """Return ``(saturated_share, separated)`` of the samples with weight.
+
+    The margin of a sample is its true class's predictor minus the best
+    other one. ``saturated_share`` is the weighted share of samples whose
+    margin exceeds :data:`SATURATED_MARGIN`; ``separated`` says every
+    sample has a positive margin (the training data are perfectly separated).
+    """
     keep = problem.wn > 0
     if problem.n_rows == 1:
         margin = np.where(problem.y01 > 0.5, state.eta[0], -state.eta[0])
     else:
         eta = state.eta
-        true = eta[problem.labels, np.arange(eta.shape[1])]
+        cols = np.arange(eta.shape[1])
+        true = eta[problem.labels, cols]
         other = eta.copy()
-        other[problem.labels, np.arange(eta.shape[1])] = -np.inf
+        other[problem.labels, cols] = -np.inf
         margin = true - other.max(axis=0)
+    wn = problem.wn[keep]
     margin = margin[keep]
-    return float(margin.max()) if margin.size else 0.0
+    if not margin.size:
+        return 0.0, False
+    share = float(wn @ (margin > SATURATED_MARGIN)) / float(wn.sum())
+    return share, bool(np.all(margin > 0))
 
 
 def solve_logistic_path(
@@ -1082,7 +1276,8 @@ def solve_logistic_path(
     gaps = np.zeros(n_alphas)
     n_iters = np.zeros(n_alphas, dtype=np.int64)
     converged = np.zeros(n_alphas, dtype=bool)
-    margins = np.zeros(n_alphas)
+    saturated = np.zeros(n_alphas)
+    separated = np.zeros(n_alphas, dtype=bool)
     tol_abs = tol * problem.null_loss
     live = problem.live
     scale = np.where(live, penalty_scale, 0.0)
@@ -1092,6 +1287,7 @@ def solve_logistic_path(
     state = _null_state(problem)
     ws = _WorkingSet(problem)
     hessians: list[_Hessian | None] = [None] * rows
+    block_cache: list[_BlockHessian | None] = [None]
     l1_prev = alpha_start * l1_ratio * scale
     g, _ = _centred_gradient(problem, state, problem.X, np.arange(p))
     grad_abs = np.max(np.abs(g), axis=0)
@@ -1102,7 +1298,7 @@ def solve_logistic_path(
         support = np.any(state.coef != 0, axis=0)
         in_ws = live & (support | (grad_abs >= 2.0 * l1 - l1_prev))
         n_newton, gap, ok, grad_abs = _solve_alpha(
-            problem, state, ws, hessians, in_ws, l1, l2, tol_abs, max_iter
+            problem, state, ws, hessians, block_cache, in_ws, l1, l2, tol_abs, max_iter
         )
         b0 = state.intercept.copy()
         if rows > 1:  # softmax intercepts are defined up to a constant
@@ -1112,8 +1308,10 @@ def solve_logistic_path(
         gaps[k] = gap
         n_iters[k] = n_newton
         converged[k] = ok
-        margins[k] = _max_margin(problem, state)
+        saturated[k], separated[k] = _separation(problem, state)
         l1_prev = l1
         if progress is not None:
             progress(done + 1, n_alphas)
-    return LogisticPathResult(alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs, margins)
+    return LogisticPathResult(
+        alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs, saturated, separated
+    )
