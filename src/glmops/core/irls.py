@@ -575,6 +575,7 @@ class _WorkingSet:
         self.features = np.empty(0, dtype=np.intp)
         self._buffer: FloatArray | None = None
         self._sparse: sp.csc_matrix | None = None
+        self.z_cache: FloatArray | None = None
 
     @property
     def size(self) -> int:
@@ -880,22 +881,74 @@ class _BlockHessian:
 
     ``H[(k,a),(l,b)] = sum_i wn_i (P_ik d_kl - P_ik P_il) z_ia z_ib`` with
     ``z = (1, x_A - mean_w)`` (no 1 without an intercept), for the
-    probabilities it was formed at; kept between steps like :class:`_Hessian`.
+    probabilities ``P`` it was formed at; kept between steps like
+    :class:`_Hessian`, and extended by the columns of entering features.
     """
 
     H: FloatArray
     n_features: int
+    P: FloatArray
+    off: int
+
+    @staticmethod
+    def _weights(wn: FloatArray, P: FloatArray, ka: int, kb: int) -> FloatArray:
+        return np.asarray(wn * (P[ka] * (float(ka == kb) - P[kb])))
+
+    @classmethod
+    def fresh(cls, z: FloatArray, P: FloatArray, wn: FloatArray, off: int) -> _BlockHessian:
+        K = P.shape[0]
+        k1 = z.shape[1]
+        H = np.empty((K * k1, K * k1))
+        for ka in range(K):
+            for kb in range(ka, K):
+                block = z.T @ (z * cls._weights(wn, P, ka, kb)[:, None])
+                H[ka * k1 : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = block
+                H[kb * k1 : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = block.T
+        return cls(H, k1 - off, P.copy(), off)
+
+    def extend(self, z: FloatArray, wn: FloatArray) -> None:
+        """Add the entering features' rows and columns (same probabilities)."""
+        K = self.P.shape[0]
+        k1 = z.shape[1]
+        k1_old = self.n_features + self.off
+        if k1 == k1_old:
+            return
+        H = np.empty((K * k1, K * k1))
+        for ka in range(K):
+            for kb in range(K):
+                H[ka * k1 : ka * k1 + k1_old, kb * k1 : kb * k1 + k1_old] = self.H[
+                    ka * k1_old : (ka + 1) * k1_old, kb * k1_old : (kb + 1) * k1_old
+                ]
+        z_new = z[:, k1_old:]
+        for ka in range(K):
+            for kb in range(ka, K):
+                cross = z.T @ (z_new * self._weights(wn, self.P, ka, kb)[:, None])
+                H[ka * k1 : (ka + 1) * k1, kb * k1 + k1_old : (kb + 1) * k1] = cross
+                H[kb * k1 + k1_old : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = cross.T
+                if ka != kb:
+                    H[kb * k1 : (kb + 1) * k1, ka * k1 + k1_old : (ka + 1) * k1] = cross
+                    H[ka * k1 + k1_old : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = cross.T
+        self.H = H
+        self.n_features = k1 - self.off
 
 
 def _design_z(problem: LogisticProblem, ws: _WorkingSet) -> FloatArray:
-    """Return ``z = (1, XA - mean_w)`` (or ``XA`` without an intercept), dense."""
+    """Return ``z = (1, XA - mean_w)`` (or ``XA`` without an intercept), dense.
+
+    Kept on the working set until it grows.
+    """
+    cached = ws.z_cache
+    if cached is not None and cached.shape[1] == ws.size + int(problem.fit_intercept):
+        return cached
     XA: Any = ws.XA
     dense = np.asarray(XA.toarray() if sp.issparse(XA) else XA, dtype=np.float64)
     if not problem.fit_intercept:
+        ws.z_cache = dense
         return dense
     z = np.empty((dense.shape[0], dense.shape[1] + 1), order="F")
     z[:, 0] = 1.0
     z[:, 1:] = dense - problem.mean_w[ws.features][None, :]
+    ws.z_cache = z
     return z
 
 
@@ -931,16 +984,11 @@ def _block_newton(
     onehot[labels, np.arange(labels.shape[0])] = 1.0
     P = onehot - state.res
     model = cache[0]
-    if fresh or model is None or model.n_features != k:
-        H = np.empty((K * k1, K * k1))
-        for ka in range(K):
-            for kb in range(ka, K):
-                w = wn * (P[ka] * ((ka == kb) - P[kb]))
-                block = z.T @ (z * w[:, None])
-                H[ka * k1 : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = block
-                H[kb * k1 : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = block.T
-        model = _BlockHessian(H, k)
+    if fresh or model is None or model.off != off:
+        model = _BlockHessian.fresh(z, P, wn, off)
         cache[0] = model
+    else:
+        model.extend(z, wn)
     G = model.H
     feats = ws.features
     B_t = state.coef[:, feats]
@@ -1041,6 +1089,9 @@ _REFRESH_RATIO = 0.1
 _CERTIFY_FACTOR = 100.0
 # consecutive steps predicting a decrease below rounding before a fit stalls
 _STALL_CHECKS = 3
+# multinomial on dense tall data: "block" (one Newton model over all classes)
+# or "partial" (glmnet's cycle over classes); see bench/RESULTS.md
+_MULTINOMIAL_SCHEME = "block"
 # working sets up to this size always get a fresh Hessian (n*k^2 is cheap)
 _ALWAYS_FRESH_FEATURES = 32
 
@@ -1075,7 +1126,12 @@ def _solve_alpha(
     n_newton = 0
     refresh = False
     # multinomial on dense tall data: one Newton model over all classes
-    use_block = problem.n_rows > 1 and problem.solver == "covariance" and not sp.issparse(problem.X)
+    use_block = (
+        _MULTINOMIAL_SCHEME == "block"
+        and problem.n_rows > 1
+        and problem.solver == "covariance"
+        and not sp.issparse(problem.X)
+    )
     while True:
         ws.add(in_ws & live)
         features = ws.features
