@@ -529,7 +529,7 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):
                 cv=cv,
                 method="decision_function",
                 params=params,
-                n_jobs=None,
+                n_jobs=self.n_jobs,
             )
         sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if self.calibration is not None:
@@ -869,6 +869,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
                 penalty_scale=_penalty_scale(problem, self.standardize),
                 tol=float(self.tol),
                 max_iter=int(self.max_iter),
+                diagnostics=False,
             )
             fold_paths[task] = result
             X_test, y_test = X[test], y[test]
@@ -899,16 +900,20 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         self.alpha_ = float(grids[i_best, a_best])
         self.l1_ratio_ = float(ratios[i_best])
         self._record_cv(scores, grids, ratios)
-        # refit along the grid down to the chosen alpha (warm starts)
+        # refit at the chosen point, warm-started from the folds' mean solution
+        # (close to it: a few Newton steps instead of a path)
+        chosen = [fold_paths[(i_best, k)] for k in range(len(splits))]
         result = solve_logistic_path(
             full,
-            grids[i_best, : a_best + 1],
+            np.array([self.alpha_]),
             l1_ratio=self.l1_ratio_,
             penalty_scale=scale,
             tol=float(self.tol),
             max_iter=int(self.max_iter),
+            coef_init=np.mean([r.coefs[a_best] for r in chosen], axis=0),
+            intercept_init=np.mean([r.intercepts[a_best] for r in chosen], axis=0),
         )
-        result_last = a_best
+        result_last = 0
         _warn_if_not_converged(result, self.tol, type(self).__name__)
         _warn_if_separated(
             result, result_last, self.alpha_, scale, getattr(self, "feature_names_in_", None)
