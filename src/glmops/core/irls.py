@@ -1095,13 +1095,11 @@ _STALL_CHECKS = 3
 _MULTINOMIAL_SCHEME = "block"
 # working sets holding this share of the live features are certified on all
 _FULL_CHECK_SHARE = 0.5
+# loss scale for the first inner tolerance of an alpha, before any step has
+# predicted a decrease (1% of log 2)
+_FIRST_STEP_SCALE = 0.01 * float(np.log(2.0))
 # working sets up to this size always get a fresh Hessian (n*k^2 is cheap)
 _ALWAYS_FRESH_FEATURES = 32
-
-
-def problem_scale(problem: LogisticProblem) -> float:
-    """A loss scale for tolerances before any gap is known (1% of log 2)."""
-    return 0.01 * float(np.log(2.0))
 
 
 def _solve_alpha(
@@ -1171,7 +1169,7 @@ def _solve_alpha(
                 break
             # small working sets: a fresh Hessian costs less than a slow step
             fresh = refresh or features.size <= _ALWAYS_FRESH_FEATURES
-            inner_tol = _INNER_SHARE * max(tol_abs, min(decrease_prev, problem_scale(problem)))
+            inner_tol = _INNER_SHARE * max(tol_abs, min(decrease_prev, _FIRST_STEP_SCALE))
             total = 0.0
             progressed = False
             if use_block:
