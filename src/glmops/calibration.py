@@ -8,6 +8,7 @@ function, so it can be saved without pickle and applied anywhere.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,9 +116,13 @@ def fit_calibration(
     """
     scores = decision.reshape(-1, 1) if decision.ndim == 1 else decision
     base = _Scores(classes=np.asarray(classes)).fit(scores, labels)
-    calibrated = CalibratedClassifierCV(FrozenEstimator(base), method=_SKLEARN_METHOD[method]).fit(
-        scores, labels, sample_weight=sample_weight
-    )
+    with warnings.catch_warnings():
+        # the base estimator is frozen (nothing to fit): the sample weights
+        # reach the calibrators, which is what this warning doubts
+        warnings.filterwarnings("ignore", message=".*does not appear to accept sample_weight")
+        calibrated = CalibratedClassifierCV(
+            FrozenEstimator(base), method=_SKLEARN_METHOD[method]
+        ).fit(scores, labels, sample_weight=sample_weight)
     calibrators = calibrated.calibrated_classifiers_[0].calibrators
     n_classes = len(classes)
     if method == "platt":

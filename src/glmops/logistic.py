@@ -104,13 +104,30 @@ def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     classes, indices = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise InvalidInputError(
-            "y has a single class "
-            f"({classes[0]!r}); a classifier needs samples of at least 2 classes.",
+            f"y has 1 class ({classes[0]!r}); a classifier needs samples of at least 2 classes.",
             field="y",
             expected="at least 2 classes",
             got=f"1 class: {classes[0]!r}",
         )
     return classes, indices.astype(np.intp)
+
+
+def _check_weighted_classes(
+    classes: np.ndarray, labels: np.ndarray, weights: FloatArray | None
+) -> None:
+    """Refuse weights that leave fewer than 2 classes with positive weight."""
+    if weights is None:
+        return
+    total = np.bincount(labels, weights=weights, minlength=classes.shape[0])
+    kept = classes[total > 0]
+    if kept.shape[0] < 2:
+        raise InvalidInputError(
+            f"sample_weight (times class_weight) leaves 1 class with positive weight "
+            f"({kept.tolist()!r}); a classifier needs at least 2 classes.",
+            field="sample_weight",
+            expected="positive weight on at least 2 classes",
+            got=f"classes with weight: {kept.tolist()!r}",
+        )
 
 
 def _combined_weights(
@@ -346,6 +363,19 @@ def _threshold_from_policy(
 
 
 def _check_threshold_use(estimator: Any, n_classes: int) -> None:
+    """Refuse a threshold policy that cannot apply, before any fitting."""
+    policy = estimator.threshold
+    if isinstance(policy, str) and policy != "max_f1":
+        target = estimator.threshold_target
+        upper = np.inf if policy == "min_cost" else 1.0
+        if target is None or not 0.0 < float(target) <= upper:
+            raise InvalidInputError(
+                f"threshold={policy!r} needs threshold_target in "
+                f"{'(0, inf)' if upper == np.inf else '(0, 1]'}; got {target!r}.",
+                field="threshold_target",
+                expected="(0, inf)" if upper == np.inf else "(0, 1]",
+                got=target,
+            )
     if isinstance(estimator.threshold, str) and n_classes != 2:
         raise InvalidInputError(
             f"threshold={estimator.threshold!r} applies to binary targets only; y has "
@@ -484,6 +514,7 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):
         n_classes = self.classes_.shape[0]
         _check_threshold_use(self, n_classes)
         weights = _combined_weights(self.class_weight, self.classes_, y, sw)
+        _check_weighted_classes(self.classes_, labels, weights)
         result, scale = _fit_logistic(
             X,
             labels,
@@ -617,6 +648,7 @@ def logistic_path(
     Xv, yv, sw = _validate_xy(est, X, y, sample_weight)
     classes, labels = _encode_labels(yv)
     weights = _combined_weights(class_weight, classes, yv, sw)
+    _check_weighted_classes(classes, labels, weights)
     resolved = choose_solver(Xv.shape[0], Xv.shape[1], solver)
     problem = make_logistic_problem(
         Xv, labels, classes.shape[0], weights, fit_intercept=fit_intercept, solver=resolved
@@ -822,6 +854,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         n_classes = self.classes_.shape[0]
         _check_threshold_use(self, n_classes)
         weights = _combined_weights(self.class_weight, self.classes_, y, sw)
+        _check_weighted_classes(self.classes_, labels, weights)
         resolved = choose_solver(X.shape[0], X.shape[1], self.solver)
         full = make_logistic_problem(
             X, labels, n_classes, weights, fit_intercept=self.fit_intercept, solver=resolved

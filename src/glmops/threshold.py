@@ -54,7 +54,8 @@ def select_threshold(
     Returns
     -------
     float
-        The threshold, in [0, 1].
+        The threshold, in [0, 1]; one ulp above the top score (possibly just
+        above 1) when the policy predicts no positive at all.
     """
     if policy not in THRESHOLD_POLICIES:
         raise InvalidInputError(
@@ -109,5 +110,6 @@ def _min_cost_threshold(
     all_negative = float(np.sum(ws * (ys == 1)))
     j = int(np.argmin(cost))
     if all_negative <= cost[j]:
-        return float(np.nextafter(ps[0], np.inf)) if ps[0] < 1.0 else 1.0
+        # no sample positive: just above the top score (above 1 when it is 1)
+        return float(np.nextafter(ps[0], np.inf))
     return float(ps[j])

@@ -18,7 +18,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import glmops
-from glmops import ElasticNet, ElasticNetCV, Lasso, LassoCV
+from glmops import (
+    ElasticNet,
+    ElasticNetCV,
+    Lasso,
+    LassoCV,
+    LogisticRegression,
+    LogisticRegressionCV,
+)
 
 # Checks that fail by design, keyed by (estimator, check). Not strict: they
 # depend on where a tolerance-certified solver happens to stop.
@@ -43,7 +50,14 @@ def _check_name(check):
 
 
 @parametrize_with_checks(
-    [ElasticNet(), Lasso(), ElasticNetCV(cv=3, n_alphas=10), LassoCV(cv=3, n_alphas=10)],
+    [
+        ElasticNet(),
+        Lasso(),
+        ElasticNetCV(cv=3, n_alphas=10),
+        LassoCV(cv=3, n_alphas=10),
+        LogisticRegression(),
+        LogisticRegressionCV(cv=3, n_alphas=5),
+    ],
     expected_failed_checks=_expected_bugs,
     xfail_strict=True,
 )

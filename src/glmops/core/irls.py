@@ -69,6 +69,9 @@ __all__ = [
 # the certificate use the exact loss: the floor never biases the solution.
 _VAR_FLOOR = 1e-10
 _VAR_TINY = 1e-300
+# smallest curvature of a working-set column in the Newton model, relative
+# to the largest (see _residual_inner)
+_MODEL_NORM_FLOOR = 1e-12
 
 
 def _model_var(var: FloatArray, res: FloatArray) -> FloatArray:
@@ -215,23 +218,25 @@ def _xlogx(q: float) -> float:
 
 @njit(cache=True, nogil=True, fastmath=False)
 def dual_entropy(
-    res: np.ndarray, labels: np.ndarray, wn: np.ndarray, ubar: np.ndarray, s: float
+    res: np.ndarray, labels: np.ndarray, wn: np.ndarray, corr: np.ndarray, s: float
 ) -> tuple[float, int]:
-    """Return ``(sum_i wn_i H(q_i), n_clipped)`` for ``q = Y - s (Y - P - ubar)``.
+    """Return ``(sum_i wn_i H(q_i), n_clipped)`` for ``q = Y - s (Y - P - corr)``.
 
     ``res`` (K, n) is ``Y - P`` (K = 1: binomial, with ``labels`` the 0/1
-    labels); ``ubar`` (K,) is the weighted mean of ``res`` removed so the
-    dual meets the intercept's constraint (zeros without an intercept).
-    The entry closest to 0 or 1 is formed directly, keeping its precision.
-    Entries that ``ubar`` pushes outside [0, 1] are clipped and counted:
-    the bound is exact only when none are (see ``_refine_intercepts``).
+    labels); ``corr`` (K, 1) or (K, n) moves the dual point so that it meets
+    the intercept's constraint (zeros without an intercept). The entry
+    closest to 0 or 1 is formed directly, keeping its precision. Entries
+    outside [0, 1] are clipped and counted: the bound is exact only when
+    none are (see :func:`_certify`).
     """
     K, n = res.shape
+    per_sample = corr.shape[1] == n
     total = 0.0
     clipped = 0
     if K == 1:
         for i in range(n):
-            d = s * (res[0, i] - ubar[0])  # y - q
+            c = corr[0, i] if per_sample else corr[0, 0]
+            d = s * (res[0, i] - c)  # y - q
             # a = 1 - q for a positive sample, q for a negative one
             a = d if labels[i] > 0.5 else -d
             if a < 0.0 or a > 1.0:
@@ -243,7 +248,8 @@ def dual_entropy(
         yi = labels[i]
         acc = 0.0
         for k in range(K):
-            d = s * (res[k, i] - ubar[k])
+            c = corr[k, i] if per_sample else corr[k, 0]
+            d = s * (res[k, i] - c)
             q = 1.0 - d if k == yi else -d
             if q < 0.0 or q > 1.0:
                 clipped += 1
@@ -455,7 +461,10 @@ def _refine_intercepts(problem: LogisticProblem, state: _State) -> None:
         state.intercept += step
         state.eta += step[:, None]
         state.refresh(problem)
-        if not state.loss <= old[4]:
+        new_grad = state.res @ wn
+        new_grad[~present] = 0.0
+        # near the optimum the loss is flat to rounding: judge by the gradient
+        if not (state.loss < old[4] or np.max(np.abs(new_grad)) < np.max(np.abs(grad))):
             state.intercept, state.eta, state.res, state.var, state.loss = old
             return
 
@@ -490,10 +499,12 @@ def _dual_gap(
     l2: FloatArray,
     pen: float,
 ) -> tuple[float, bool]:
-    """Return ``(gap, clipped)`` given the centred gradient ``g = X_F' u`` (rows, m).
+    """Return ``(gap, clipped)`` given the dual's gradient ``g = X_F' (u - wn corr)``.
 
-    ``l1``/``l2`` are the penalties of the same m features; ``pen`` the
-    penalty of the current coefficients. See the module docstring.
+    ``ubar`` is the correction ``corr``: (rows,) for a uniform shift of the
+    dual point, or (rows, n) per sample. ``l1``/``l2`` are the penalties of
+    the same m features; ``pen`` the penalty of the current coefficients.
+    See the module docstring.
     """
     primal = state.loss + pen
     labels = problem.y01 if problem.n_rows == 1 else problem.labels
@@ -513,7 +524,8 @@ def _dual_gap(
     if not np.isfinite(conj):
         s = s_feas
         conj = _conjugate(g, l1, l2, s)
-    ent, n_clipped = dual_entropy(state.res, labels, problem.wn, ubar, s)
+    corr = ubar[:, None] if ubar.ndim == 1 else ubar
+    ent, n_clipped = dual_entropy(state.res, labels, problem.wn, corr, s)
     best = float(ent) - conj
     return float(max(primal - best, 0.0)), int(n_clipped) > 0
 
@@ -528,21 +540,51 @@ def _certify(
 ) -> tuple[float, FloatArray, FloatArray]:
     """Return ``(gap, g, ubar)`` over ``features`` (columns ``XA`` of X).
 
-    When the intercepts are far enough from optimal that the projected dual
-    point leaves the simplex, they are refined first and the gap recomputed.
+    The dual point must meet the intercepts' constraint ``sum_i wn_i (Y - Q)_ik
+    = 0``. A uniform shift by the intercept gradient ``ubar`` does it when
+    that keeps ``Q`` in the simplex; when it does not (saturated samples next
+    to an intercept gradient larger than their probabilities), the shift is
+    spread in proportion to each sample's curvature (binomial) or through
+    the softmax Jacobian (multinomial), which keeps ``Q`` a distribution:
+    the gap stays a rigorous bound either way.
     """
-    for attempt in range(2):
-        if XA is problem.X:
-            g_all, ubar = _centred_gradient(problem, state, XA, np.arange(XA.shape[1]))
-            g = g_all[:, features]
-        else:
-            g, ubar = _centred_gradient(problem, state, XA, features)
-        pen = _penalty(state.coef[:, features], l1, l2)
-        gap, clipped = _dual_gap(problem, state, g, ubar, l1, l2, pen)
-        if not clipped or not problem.fit_intercept or attempt == 1:
-            return gap, g, ubar
-        _refine_intercepts(problem, state)
-    raise AssertionError("unreachable")
+    full = XA is problem.X
+    if full:
+        g_all, ubar = _centred_gradient(problem, state, XA, np.arange(XA.shape[1]))
+        g = g_all[:, features]
+    else:
+        g, ubar = _centred_gradient(problem, state, XA, features)
+    pen = _penalty(state.coef[:, features], l1, l2)
+    gap, clipped = _dual_gap(problem, state, g, ubar, l1, l2, pen)
+    if not clipped or not problem.fit_intercept:
+        return gap, g, ubar
+    corr = _curvature_correction(problem, state, ubar)
+    u = (state.res - corr) * problem.wn[None, :]
+    g_corr = problem.x_dot(XA, u)
+    if full:
+        g_corr = g_corr[:, features]
+    gap, _ = _dual_gap(problem, state, g_corr, corr, l1, l2, pen)
+    return gap, g, ubar
+
+
+def _curvature_correction(problem: LogisticProblem, state: _State, ubar: FloatArray) -> FloatArray:
+    """Per-sample dual shift ``c`` (rows, n) with ``sum_i wn_i c_ik = ubar_k``.
+
+    Binomial: ``c = ubar * p(1-p) / sum(wn p(1-p))`` (stays in [0, 1] for
+    ``|ubar| <= sum(wn p(1-p))``). Multinomial: ``c_i = J_i d``, the softmax
+    Jacobian ``diag(P_i) - P_i P_i'`` applied to ``d`` solving ``H00 d = ubar``
+    (rows of ``P + c`` keep summing to one).
+    """
+    wn = problem.wn
+    if problem.n_rows == 1:
+        curv = float(state.var[0] @ wn)
+        return np.asarray(ubar[0] * state.var / max(curv, _VAR_TINY))
+    labels = problem.labels
+    P = -state.res.copy()
+    P[labels, np.arange(labels.shape[0])] += 1.0
+    H00 = np.diag(P @ wn) - (P * wn[None, :]) @ P.T
+    d = np.linalg.lstsq(H00, ubar, rcond=None)[0]
+    return np.asarray(P * (d[:, None] - (d @ P)[None, :]))
 
 
 def _centred_gradient(
@@ -725,6 +767,10 @@ def _residual_inner(
     in_ws = np.ones(k, dtype=np.bool_)
     xb = ws.dot(bt)
     m, norms, _ = column_moments(XA, hn, r, fit_intercept)
+    # a live feature whose rows all carry ~0 Hessian weight (saturated
+    # samples) would count as dead here and never move: give it a tiny
+    # curvature instead (a larger curvature only shortens its CD steps)
+    norms = np.maximum(norms, _MODEL_NORM_FLOOR * max(float(norms.max(initial=0.0)), _VAR_TINY))
     yc = r + xb - float(m @ bt)
     grad = np.empty(k)
     if sp.issparse(XA):
@@ -1090,9 +1136,11 @@ _REFRESH_RATIO = 0.1
 _CERTIFY_FACTOR = 100.0
 # consecutive steps predicting a decrease below rounding before a fit stalls
 _STALL_CHECKS = 3
-# multinomial on dense tall data: "block" (one Newton model over all classes)
-# or "partial" (glmnet's cycle over classes); see bench/RESULTS.md
+# multinomial: "block" (one Newton model over all classes) or "partial"
+# (glmnet's cycle over classes); see bench/RESULTS.md. The block model holds
+# the working-set columns densely: up to this many entries (160 MB)
 _MULTINOMIAL_SCHEME = "block"
+_BLOCK_DENSE_BUDGET = 20_000_000
 # working sets holding this share of the live features are certified on all
 _FULL_CHECK_SHARE = 0.5
 # loss scale for the first inner tolerance of an alpha, before any step has
@@ -1108,6 +1156,7 @@ def _solve_alpha(
     ws: _WorkingSet,
     hessians: list[_Hessian | None],
     block_cache: list[_BlockHessian | None],
+    live: BoolArray,
     in_ws: BoolArray,
     l1: FloatArray,
     l2: FloatArray,
@@ -1116,32 +1165,37 @@ def _solve_alpha(
 ) -> tuple[int, float, bool, FloatArray]:
     """Solve one penalty level from ``state`` (changed in place).
 
+    Only ``live`` features (non-constant, penalty scale > 0) may move.
+
     Returns ``(n_newton, gap, converged, grad_abs)`` with ``grad_abs`` the
     largest |centred gradient| of each feature over the rows (for the next
     strong rule). ``ws``, ``hessians`` and ``block_cache`` carry over
     between alphas.
     """
     p = problem.X.shape[1]
-    live = problem.live
     all_features = np.flatnonzero(live)
     n_newton = 0
     refresh = False
-    # multinomial on dense tall data: one Newton model over all classes
-    use_block = (
-        _MULTINOMIAL_SCHEME == "block"
-        and problem.n_rows > 1
-        and problem.solver == "covariance"
-        and not sp.issparse(problem.X)
-    )
+    # the latest certified gap: it bounds how accurate an inner solve must be
+    gap_known = np.inf
     while True:
         ws.add(in_ws & live)
         features = ws.features
         l1A, l2A = l1[features], l2[features]
+        # multinomial: one Newton model over all classes while the dense
+        # working-set columns fit the budget, else a cycle over classes
+        use_block = (
+            _MULTINOMIAL_SCHEME == "block"
+            and problem.n_rows > 1
+            and problem.X.shape[0] * (features.size + 1) <= _BLOCK_DENSE_BUDGET
+        )
         # the warm start is not optimal for a new alpha or new features: step
         # first, and certify once a step predicts a decrease below tol_abs
         certify = False
         decrease_prev = np.inf
         negligible = 0
+        tighten = 1.0  # shrinks when an inner solve stops before moving
+        gap_at_stall = np.inf
         # a working set holding most features: certify on all of them at once
         # (one pass over X instead of two)
         check_all = features.size >= _FULL_CHECK_SHARE * all_features.size
@@ -1150,6 +1204,7 @@ def _solve_alpha(
             if certify and check_all:
                 l1F, l2F = l1[all_features], l2[all_features]
                 gap, g_all, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+                gap_known = gap
                 grad_abs = np.zeros(p)
                 grad_abs[all_features] = np.max(np.abs(g_all), axis=0)
                 if gap <= tol_abs:
@@ -1161,6 +1216,7 @@ def _solve_alpha(
                 g = g_all[:, positions]
             elif certify:
                 gap_ws, g, ubar = _certify(problem, state, ws.XA, features, l1A, l2A)
+                gap_known = gap_ws
                 if gap_ws <= tol_abs:
                     break
             else:
@@ -1169,7 +1225,8 @@ def _solve_alpha(
                 break
             # small working sets: a fresh Hessian costs less than a slow step
             fresh = refresh or features.size <= _ALWAYS_FRESH_FEATURES
-            inner_tol = _INNER_SHARE * max(tol_abs, min(decrease_prev, _FIRST_STEP_SCALE))
+            scale_now = min(decrease_prev, gap_known, _FIRST_STEP_SCALE)
+            inner_tol = _INNER_SHARE * max(tol_abs, tighten * scale_now)
             total = 0.0
             progressed = False
             if use_block:
@@ -1194,21 +1251,31 @@ def _solve_alpha(
             if problem.n_rows > 1 and not use_block:
                 _shift_null_direction(state, ws, l1A, l2A)
             if not progressed:
-                if fresh:
+                if not fresh:
+                    refresh = True  # a kept Hessian failed: retry with a fresh one
+                elif tighten * scale_now > tol_abs:
+                    tighten *= _INNER_SHARE  # the inner solve stopped too early
+                else:
                     break
-                refresh = True  # a kept Hessian failed: retry with a fresh one
                 certify = True
                 continue
+            tighten = 1.0
             # a kept Hessian converges linearly: refresh it when that is slow
             refresh = total > _REFRESH_RATIO * decrease_prev
             decrease_prev = total
             # steps that predict less than rounding: precision is exhausted
+            # (unless the certified gap still halves: partial Newton sweeps
+            # keep sharpening the gradient where the objective is flat)
             negligible = negligible + 1 if total <= _ROUNDING * (state.loss + 1.0) else 0
             if negligible >= _STALL_CHECKS:
-                break
+                if not gap_known < 0.5 * gap_at_stall:
+                    break
+                negligible = 0
+                gap_at_stall = gap_known
             certify = total <= _CERTIFY_FACTOR * tol_abs
         l1F, l2F = l1[all_features], l2[all_features]
         gap, g, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+        gap_known = gap
         grad_abs = np.zeros(p)
         grad_abs[all_features] = np.max(np.abs(g), axis=0)
         if gap <= tol_abs:
@@ -1398,7 +1465,7 @@ def solve_logistic_path(
         else:
             in_ws = live & (support | (grad_abs >= 2.0 * l1 - l1_prev))
         n_newton, gap, ok, grad_abs = _solve_alpha(
-            problem, state, ws, hessians, block_cache, in_ws, l1, l2, tol_abs, max_iter
+            problem, state, ws, hessians, block_cache, live, in_ws, l1, l2, tol_abs, max_iter
         )
         b0 = state.intercept.copy()
         if rows > 1:  # softmax intercepts are defined up to a constant

@@ -342,7 +342,10 @@ def _sparse_centered_moments(
         rows = X.indices[lo:hi]
         w_rows = wn[rows]
         d = X.data[lo:hi].astype(np.float64) - mean[j]
-        norms[j] = float(w_rows @ (d * d)) + mean[j] ** 2 * (1.0 - float(w_rows.sum()))
+        # weight of the implicit zeros: exactly 0 for a fully stored column
+        # (1 - sum(w_rows) would leave a rounding residue that is not "constant")
+        rest = 0.0 if hi - lo == X.shape[0] else 1.0 - float(w_rows.sum())
+        norms[j] = float(w_rows @ (d * d)) + mean[j] ** 2 * rest
         stored_wy = float(w_rows @ yc[rows])
         c[j] = float(w_rows @ (d * yc[rows])) - mean[j] * (sum_wy - stored_wy)
 

@@ -155,7 +155,7 @@ def test_dual_entropy_matches_numpy_binomial(s):
     res, var = np.empty(n), np.empty(n)
     binomial_state(eta, y, wn, res, var)
     ubar = np.array([1e-3])  # an intercept slightly off its optimum
-    total, clipped = dual_entropy(res[None, :], y, wn, ubar, s)
+    total, clipped = dual_entropy(res[None, :], y, wn, ubar[:, None], s)
     q = y - s * (res - ubar[0])
     qc = np.clip(q, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -176,7 +176,7 @@ def test_dual_entropy_matches_numpy_multinomial():
     res, var = np.empty((K, n)), np.empty((K, n))
     multinomial_state(eta, labels, wn, res, var)
     ubar = res @ wn
-    total, clipped = dual_entropy(res, labels, wn, ubar, 0.8)
+    total, clipped = dual_entropy(res, labels, wn, ubar[:, None], 0.8)
     Y = np.zeros((K, n))
     Y[labels, np.arange(n)] = 1.0
     Q = Y - 0.8 * (res - ubar[:, None])
@@ -192,7 +192,7 @@ def test_dual_entropy_of_a_certain_sample_is_precise():
     y = np.ones(1)
     res, var = np.empty(1), np.empty(1)
     binomial_state(np.array([50.0]), y, np.ones(1), res, var)
-    total, clipped = dual_entropy(res[None, :], y, np.ones(1), np.zeros(1), 1.0)
+    total, clipped = dual_entropy(res[None, :], y, np.ones(1), np.zeros((1, 1)), 1.0)
     a = np.exp(-50.0) / (1 + np.exp(-50.0))
     assert clipped == 0
     assert total == pytest.approx(-(a * np.log(a) + (1 - a) * np.log1p(-a)), rel=1e-12)
@@ -359,26 +359,13 @@ def test_warm_started_path_equals_single_fits(logit, n_classes, l1_ratio):
             assert np.linalg.norm(path.coefs[k] - single.coefs[0]) <= radius
 
 
-_NAIVE_MULTINOMIAL_LASSO_BUG = (
-    "BUG: multinomial partial Newton (solver='naive', hence all sparse input) with "
-    "l1_ratio=1 stalls: predicted decreases fall below rounding while the KKT residual "
-    "stays ~1e-7, so the fit stops after ~30 sweeps (max_iter=1000) above tol_abs; the "
-    "covariance solver (block Newton) certifies the same problem"
-)
-
-
 def _agree_params():
     out = []
     for n_classes in (2, 3):
         for l1_ratio in (1.0, 0.5, 0.0):
             for fit_intercept in (True, False):
                 for weighted in (False, True):
-                    bug = n_classes == 3 and l1_ratio == 1.0 and weighted
-                    marks = (
-                        [pytest.mark.xfail(strict=True, reason=_NAIVE_MULTINOMIAL_LASSO_BUG)]
-                        if bug
-                        else []
-                    )
+                    marks: list = []
                     out.append(
                         pytest.param(
                             n_classes,
@@ -411,24 +398,31 @@ def test_solvers_and_formats_agree(logit, n_classes, l1_ratio, fit_intercept, we
     assert spread <= 2 * max(gaps) + 1e-13 * abs(objectives[0])
 
 
+def _margins(X, y, coef, intercept):
+    """True class's predictor minus the best other one (binary: signed log-odds)."""
+    eta = X @ coef.T + intercept
+    if eta.shape[1] == 1:
+        return np.where(y == 1, eta[:, 0], -eta[:, 0])
+    rows = np.arange(len(y))
+    other = eta.copy()
+    other[rows, y] = -np.inf
+    return eta[rows, y] - other.max(axis=1)
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_separation_diagnostics_match_the_margins(logit, n_classes):
-    X, y, w = _problem(logit, n_classes, seed=19)
-    # a tiny alpha on a separable shift of the data saturates some samples
-    X = X.copy()
-    rows = _rows(n_classes)
-    for alpha in [0.05, 1e-4]:
-        _, got = _solve(X, y, w, n_classes, [alpha], l1_ratio=0.5, tol=1e-8)
-        eta = X @ got.coefs[0].T + got.intercepts[0]
-        if rows == 1:
-            margin = np.where(y == 1, eta[:, 0], -eta[:, 0])
-        else:
-            true = eta[np.arange(len(y)), y]
-            other = eta.copy()
-            other[np.arange(len(y)), y] = -np.inf
-            margin = true - other.max(axis=1)
-        assert got.saturated_share[0] == pytest.approx(np.mean(margin > 30.0), abs=1e-12)
-        assert bool(got.separated[0]) == bool(np.all(margin > 0))
+    X, y_noisy, _ = _problem(logit, n_classes, seed=19)
+    y_separable = np.argmax(
+        X @ np.random.default_rng(0).standard_normal((X.shape[1], n_classes)), axis=1
+    )
+    assert np.unique(y_separable).size == n_classes
+    for y, alpha, separable in [(y_noisy, 0.05, False), (y_separable, 1e-5, True)]:
+        _, got = _solve(X, y, None, n_classes, [alpha], l1_ratio=0.5, tol=1e-6)
+        margin = _margins(X, y, got.coefs[0], got.intercepts[0])
+        share = float(np.mean(margin > 30.0))
+        assert got.saturated_share[0] == pytest.approx(share, abs=1e-12)
+        assert bool(got.separated[0]) == bool(np.all(margin > 0)) == separable
+        assert (share > 0) == separable  # a tiny penalty lets separable margins grow past 30
 
 
 def test_softmax_probabilities_match_the_fitted_objective(logit):
@@ -445,17 +439,10 @@ def test_softmax_probabilities_match_the_fitted_objective(logit):
 
 
 # --------------------------------------------------------------------------
-# Known bugs (strict xfail: each turns into a failure once fixed)
+# Regressions: bugs found by these tests and fixed (the reason is in each test)
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a Newton step whose inner solve meets its tolerance (1e-3 x the previous "
-    "predicted decrease, or 1e-3 x 1% of log 2 on the first step) without moving is taken "
-    "as 'no progress' and the fit stops unconverged, although the outer gap is far above "
-    "tol_abs (here 0.99*alpha_max, tol=1e-8: coefficients stay 0, gap ~1e4 x tol_abs)",
-)
 @pytest.mark.parametrize("solver", ["covariance", "naive"])
 def test_fit_just_below_alpha_max_converges(logit, solver):
     X, y, w = _problem(logit, 2, weighted=True, seed=5)
@@ -474,12 +461,6 @@ def test_fit_just_below_alpha_max_converges(logit, solver):
     assert np.count_nonzero(got.coefs[0]) >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same early stop as test_fit_just_below_alpha_max_converges: binary ridge "
-    "without intercept stops after 6 Newton steps at gap 2.7e-11 (39 x tol_abs) with "
-    "max_iter=1000; the objective is 8.9e-12 above the optimum",
-)
 def test_ridge_without_intercept_reaches_a_tight_tolerance(logit):
     X, y, w = _problem(logit, 2, weighted=True, seed=11)
     alpha = 0.2 * logit.grad_scale(X, y, w, 2)
@@ -487,7 +468,6 @@ def test_ridge_without_intercept_reaches_a_tight_tolerance(logit):
     assert got.converged[0]
 
 
-@pytest.mark.xfail(strict=True, reason=_NAIVE_MULTINOMIAL_LASSO_BUG + " (here tol=1e-6)")
 @pytest.mark.parametrize("fmt", [np.asarray, sp.csc_matrix], ids=["dense", "csc"])
 def test_multinomial_lasso_naive_converges(logit, fmt):
     X, y, w = _problem(logit, 3, seed=17, weighted=True)
@@ -496,12 +476,6 @@ def test_multinomial_lasso_naive_converges(logit, fmt):
     assert got.converged[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: solve_logistic_path documents penalty_scale 0 as 'a dead feature (kept at "
-    "zero)', but _solve_alpha takes its features from problem.live, so the feature enters "
-    "unpenalised (l1 = l2 = 0); here it gets coefficient -1.01 and the fit does not converge",
-)
 def test_zero_penalty_scale_keeps_a_feature_at_zero(logit):
     X, y, w = _problem(logit, 2, seed=2)
     scale = np.ones(X.shape[1])
