@@ -30,7 +30,7 @@ _SKLEARN_METHOD = {"platt": "sigmoid", "isotonic": "isotonic"}
 class CalibrationMap:
     """A fitted calibration map from decision values to probabilities.
 
-    Attributes
+    Parameters
     ----------
     method : {"platt", "isotonic"}
     params : tuple of ndarray
