@@ -28,3 +28,19 @@ def test_demo_main_prints_report(tmp_path, capsys):
     assert main(["--output", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "chosen alpha" in out and "selected" in out and "cv_curve.png" in out
+    assert "breast cancer" in out and "wine" in out and "calibration.png" in out
+
+
+def test_demo_classifiers_judge_on_a_holdout_and_plot_calibration(tmp_path):
+    from glmops.demo_classifiers import run_classifier_demo
+
+    reports, plot = run_classifier_demo(tmp_path)
+    binary, multi = reports
+    assert binary.n_classes == 2 and multi.n_classes == 3
+    # both datasets are easy: a working classifier is far better than chance
+    for report in reports:
+        assert report.roc_auc > 0.95 and report.accuracy > 0.9
+        assert 0 < report.log_loss < 0.3 and 0 <= report.brier < 0.1
+        assert 1 <= report.n_selected <= report.n_features
+    assert binary.threshold is not None and 0 < binary.threshold < 1
+    assert plot.read_bytes().startswith(PNG_MAGIC)
