@@ -511,16 +511,31 @@ def _check_grid(eps: Any, n_alphas: Any) -> None:
         )
 
 
-def _check_alphas(alphas: Any) -> FloatArray:
+def _check_alphas(alphas: Any, *, positive: bool = False) -> FloatArray:
+    """Return ``alphas`` as a float array; refuse empty, non-finite or negative ones.
+
+    ``positive=True`` also refuses 0 (logistic fits need a penalty).
+    """
     arr = np.asarray(alphas, dtype=np.float64).ravel()
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+    bound = ">" if positive else ">="
+    low = np.any(arr <= 0) if positive else np.any(arr < 0)
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or low:
         raise InvalidInputError(
-            f"alphas must be a non-empty array of finite values >= 0; got {alphas!r}.",
+            f"alphas must be a non-empty array of finite values {bound} 0; got {alphas!r}.",
             field="alphas",
-            expected="non-empty array of finite values >= 0",
+            expected=f"non-empty array of finite values {bound} 0",
             got=alphas,
         )
     return arr
+
+
+def _n_threads(n_jobs: int | None, n_tasks: int) -> int:
+    """Threads for ``n_tasks`` independent fits (joblib's meaning of ``n_jobs``)."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        return max(1, min(n_tasks, (os.cpu_count() or 1) + 1 + n_jobs))
+    return max(1, min(n_tasks, n_jobs))
 
 
 def _check_fold_weights(sw: FloatArray | None, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
@@ -711,13 +726,6 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             )
         return ratios
 
-    def _n_threads(self, n_tasks: int) -> int:
-        if self.n_jobs is None:
-            return 1
-        if self.n_jobs < 0:
-            return max(1, min(n_tasks, (os.cpu_count() or 1) + 1 + self.n_jobs))
-        return max(1, min(n_tasks, self.n_jobs))
-
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ElasticNetCV:
         """Choose the penalty by cross-validation, then refit on all data.
 
@@ -758,7 +766,7 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
         # one task per fold, each walking every l1_ratio's path on one backend
         mse = np.empty((len(ratios), grids.shape[1], len(splits)))
-        with ThreadPoolExecutor(self._n_threads(len(splits))) as pool:
+        with ThreadPoolExecutor(_n_threads(self.n_jobs, len(splits))) as pool:
             for k, fold_mse in enumerate(pool.map(fold_fn, range(len(splits)))):
                 mse[:, :, k] = fold_mse
         best_i, best_j = self._select(mse, grids)

@@ -18,7 +18,6 @@ reports the gap reached, in objective units.
 
 from __future__ import annotations
 
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
@@ -50,6 +49,7 @@ from glmops.core.irls import (
 )
 from glmops.core.path import SOLVERS, alpha_grid, choose_solver
 from glmops.errors import ConvergenceWarning, InvalidInputError
+from glmops.estimators import _check_alphas, _n_threads
 from glmops.threshold import THRESHOLD_POLICIES, select_threshold
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
@@ -243,14 +243,6 @@ def _decision(X: Any, coef: FloatArray, intercept: FloatArray) -> FloatArray:
     """``X @ coef.T + intercept``: (n,) for one row, (n, K) otherwise."""
     scores = np.asarray(safe_sparse_dot(X, coef.T)) + intercept
     return scores[:, 0] if coef.shape[0] == 1 else scores
-
-
-def _n_threads(n_jobs: int | None, n_tasks: int) -> int:
-    if n_jobs is None:
-        return 1
-    cores = os.cpu_count() or 1
-    wanted = cores if n_jobs < 0 else n_jobs
-    return max(1, min(wanted, n_tasks))
 
 
 class _LogisticPredictMixin:
@@ -658,7 +650,7 @@ def logistic_path(
         alpha_max = logistic_alpha_max(problem, scale, float(l1_ratio))
         alpha_arr = alpha_grid(alpha_max, int(n_alphas), float(eps))
     else:
-        alpha_arr = _check_alphas(alphas)
+        alpha_arr = _check_alphas(alphas, positive=True)
     result = solve_logistic_path(
         problem,
         alpha_arr,
@@ -691,18 +683,6 @@ def _held_out_log_loss(
         else:
             out[a] = multinomial_loss(np.ascontiguousarray(eta), labels, wn)
     return out
-
-
-def _check_alphas(alphas: Any) -> FloatArray:
-    arr = np.asarray(alphas, dtype=np.float64).ravel()
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise InvalidInputError(
-            "alphas must be a non-empty list of finite values > 0.",
-            field="alphas",
-            expected="finite values > 0",
-            got=alphas,
-        )
-    return arr
 
 
 # --------------------------------------------------------------------------
@@ -870,7 +850,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
                 ]
             )
         else:
-            grid = np.sort(_check_alphas(self.alphas))[::-1]
+            grid = np.sort(_check_alphas(self.alphas, positive=True))[::-1]
             grids = np.tile(grid, (ratios.size, 1))
         cv = check_cv(self.cv, y, classifier=True)
         splits = list(cv.split(X, y))

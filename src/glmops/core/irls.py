@@ -50,7 +50,7 @@ from numba import njit
 
 from glmops._typing import BoolArray, FloatArray, IntArray
 from glmops.core import kernels
-from glmops.core.path import RIDGE_GRID_L1_RATIO
+from glmops.core.path import RIDGE_GRID_L1_RATIO, row_runs
 from glmops.core.stats import column_moments
 
 __all__ = [
@@ -1380,10 +1380,7 @@ def _subsample_start(
     m = max(_SUBSAMPLE_ROWS_PER_FEATURE * p, int(_SUBSAMPLE_SHARE * n))
     if n < _SUBSAMPLE_MIN_ROWS or n < 4 * m:
         return None, None
-    n_runs = 16
-    run = m // n_runs
-    starts = np.linspace(0, n - run, n_runs).astype(np.intp)
-    rows = (starts[:, None] + np.arange(run)[None, :]).ravel()
+    rows = row_runs(n, m)
     w_sub = problem.wn[rows]
     labels = problem.labels[rows]
     if not w_sub.sum() > 0 or np.unique(labels[w_sub > 0]).size < 2:

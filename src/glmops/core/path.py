@@ -36,6 +36,7 @@ __all__ = [
     "compute_alpha_max",
     "make_backend",
     "predict_support",
+    "row_runs",
     "solve_path",
 ]
 
@@ -612,6 +613,17 @@ _SUPPORT_MARGIN = 0.9
 _WARMUP_ALPHAS_PER_DECADE = 5
 
 
+def row_runs(n: int, m: int, n_runs: int = 16) -> np.ndarray:
+    """Return about ``m`` row indices in ``n_runs`` evenly spaced runs of consecutive rows.
+
+    A subsample that reads contiguously in either layout (a random row
+    gather from a Fortran array touches all of X).
+    """
+    run = m // n_runs
+    starts = np.linspace(0, n - run, n_runs).astype(np.intp)
+    return np.asarray((starts[:, None] + np.arange(run)[None, :]).ravel())
+
+
 def predict_support(
     X: FloatArray | sp.spmatrix,
     y: FloatArray,
@@ -636,12 +648,7 @@ def predict_support(
     m = max(_SUPPORT_ROWS_PER_FEATURE * p, int(_SUPPORT_ROW_SHARE * n))
     if n < 4 * m or l1_ratio == 0.0:
         return None
-    # evenly spaced runs of consecutive rows: contiguous reads in either
-    # layout (a random row gather from a Fortran array touches all of X)
-    n_runs = 16
-    run = m // n_runs
-    starts = np.linspace(0, n - run, n_runs).astype(np.intp)
-    rows = (starts[:, None] + np.arange(run)[None, :]).ravel()
+    rows = row_runs(n, m)
     w_sub = None if sample_weight is None else sample_weight[rows]
     if w_sub is not None and not w_sub.sum() > 0:
         return None
