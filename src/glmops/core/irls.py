@@ -955,11 +955,10 @@ class _BlockHessian:
         K = P.shape[0]
         k1 = z.shape[1]
         H = np.empty((K * k1, K * k1))
-        for ka in range(K):
-            for kb in range(ka, K):
-                block = z.T @ (z * cls._weights(wn, P, ka, kb)[:, None])
-                H[ka * k1 : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = block
-                H[kb * k1 : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = block.T
+        blocks = _class_pairs(K, lambda ka, kb: z.T @ (z * cls._weights(wn, P, ka, kb)[:, None]))
+        for (ka, kb), block in blocks.items():
+            H[ka * k1 : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = block
+            H[kb * k1 : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = block.T
         return cls(H, k1 - off, P.copy(), off)
 
     def extend(self, z: FloatArray, wn: FloatArray) -> None:
@@ -976,16 +975,43 @@ class _BlockHessian:
                     ka * k1_old : (ka + 1) * k1_old, kb * k1_old : (kb + 1) * k1_old
                 ]
         z_new = z[:, k1_old:]
-        for ka in range(K):
-            for kb in range(ka, K):
-                cross = z.T @ (z_new * self._weights(wn, self.P, ka, kb)[:, None])
-                H[ka * k1 : (ka + 1) * k1, kb * k1 + k1_old : (kb + 1) * k1] = cross
-                H[kb * k1 + k1_old : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = cross.T
-                if ka != kb:
-                    H[kb * k1 : (kb + 1) * k1, ka * k1 + k1_old : (ka + 1) * k1] = cross
-                    H[ka * k1 + k1_old : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = cross.T
+        crosses = _class_pairs(
+            K, lambda ka, kb: z.T @ (z_new * self._weights(wn, self.P, ka, kb)[:, None])
+        )
+        for (ka, kb), cross in crosses.items():
+            H[ka * k1 : (ka + 1) * k1, kb * k1 + k1_old : (kb + 1) * k1] = cross
+            H[kb * k1 + k1_old : (kb + 1) * k1, ka * k1 : (ka + 1) * k1] = cross.T
+            if ka != kb:
+                H[kb * k1 : (kb + 1) * k1, ka * k1 + k1_old : (ka + 1) * k1] = cross
+                H[ka * k1 + k1_old : (ka + 1) * k1, kb * k1 : (kb + 1) * k1] = cross.T
         self.H = H
         self.n_features = k1 - self.off
+
+
+def _class_pairs(
+    K: int, compute: Callable[[int, int], FloatArray]
+) -> dict[tuple[int, int], FloatArray]:
+    """Return the blocks of every class pair ``ka <= kb``, computing only ``kb < K-1``.
+
+    The softmax Hessian weights of a sample sum to zero over the second
+    class (``sum_b P_a (d_ab - P_b) = 0``), so the last class's blocks are
+    minus the sums of the others: (K-1)K/2 products instead of K(K+1)/2.
+    """
+    blocks: dict[tuple[int, int], FloatArray] = {}
+    last = K - 1
+    for ka in range(last):
+        for kb in range(ka, last):
+            blocks[(ka, kb)] = compute(ka, kb)
+    for ka in range(last):
+        total = np.zeros_like(blocks[(0, 0)])
+        for kb in range(last):
+            total += blocks[(min(ka, kb), max(ka, kb))]
+        blocks[(ka, last)] = -total
+    total = np.zeros_like(blocks[(0, 0)])
+    for ka in range(last):
+        total += blocks[(ka, last)]
+    blocks[(last, last)] = -total
+    return blocks
 
 
 def _design_z(problem: LogisticProblem, ws: _WorkingSet) -> FloatArray:
