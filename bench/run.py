@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python -m bench.run [--problems tall_path,wide_path,...]
         [--peers sklearn_cd,glum,...] [--repeat 3] [--scale 1.0]
-        [--timeout 600] [--eps 1e-3] [--write]
+        [--timeout 600] [--eps 1e-3] [--note TEXT] [--write]
 
 Equal precision: each peer walks its tolerance ladder from loose to tight;
 the reference objective at each alpha is the lowest objective ANY run
@@ -521,7 +521,8 @@ def render_section(key: str, record: dict[str, Any]) -> str:
         )
         lines.append(
             f"- Objective: 1/n sum_i logloss_i + alpha*(l1_ratio*|B|_1 + (1-l1_ratio)/2*|B|_2^2),"
-            f" intercept unpenalized ({family}: {classes}); evaluated by the harness"
+            f" intercept unpenalized ({family}: {classes}; class shares"
+            f" {ds.get('class_shares')}); evaluated by the harness"
         )
     if problem.task == "path":
         lines.append(
@@ -560,6 +561,8 @@ def render_section(key: str, record: dict[str, Any]) -> str:
         )
     for peer, why in record["skipped"].items():
         lines.append(f"- Skipped {peer}: {why}")
+    if record.get("note"):
+        lines.append(f"- Note: {record['note']}")
     lines.append("")
 
     if problem.task == "floor":
@@ -708,6 +711,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="give JIT peers an empty numba cache, so 'compile s' is a cold compile",
     )
+    ap.add_argument(
+        "--note",
+        default=None,
+        help="a line added to every section of this run (e.g. other load on the machine)",
+    )
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args(argv)
     args.problem_list = [p for p in args.problems.split(",") if p]
@@ -798,6 +806,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": args.repeat,
             "timeout_s": args.timeout,
             "cold_jit": args.cold_jit,
+            "note": args.note,
             "gap_threshold": GAP_THRESHOLD,
             "dataset": dataset,
             "family": problem.family,
