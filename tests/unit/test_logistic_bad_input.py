@@ -202,7 +202,9 @@ def test_alpha_must_be_positive(alpha):
 @pytest.mark.parametrize("entry", ["LogisticRegressionCV", "logistic_path"])
 def test_alphas_must_be_positive_and_finite(entry, alphas):
     X, y = _data()
-    with pytest.raises(InvalidInputError, match="alphas must be a non-empty array of finite values > 0") as info:
+    with pytest.raises(
+        InvalidInputError, match="alphas must be a non-empty array of finite values > 0"
+    ) as info:
         FITTERS[entry](X, y, alphas=alphas)
     assert info.value.field == "alphas"
 
