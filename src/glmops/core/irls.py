@@ -487,7 +487,8 @@ def _conjugate(g: FloatArray, l1: FloatArray, l2: FloatArray, s: float) -> float
     if np.any((excess > 0) & (l2[None, :] <= 0)):
         return float(np.inf)
     safe = np.where(l2 > 0, l2, 1.0)
-    return float(np.sum(excess * excess / (2.0 * safe)))
+    # (excess / l2) first: excess^2 underflows for tiny column scales
+    return float(np.sum(0.5 * excess * (excess / safe)))
 
 
 def _dual_gap(

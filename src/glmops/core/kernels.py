@@ -140,7 +140,8 @@ def duality_gap(
         excess = v - l1[j]
         if excess > 0.0:
             if l2[j] > 0.0:
-                fenchel += excess * excess / (2.0 * l2[j])
+                # (excess / l2) first: excess^2 underflows for tiny column scales
+                fenchel += 0.5 * excess * (excess / l2[j])
             else:
                 fenchel = np.inf
     primal = 0.5 * rr + l1_term + 0.5 * l2_term
