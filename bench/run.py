@@ -199,6 +199,7 @@ def _run_worker(
             for p in (spec_path, out):
                 p.unlink(missing_ok=True)
     wall = time.perf_counter() - t0
+    load_after = list(os.getloadavg())
     try:
         result: dict[str, Any] = json.loads(out.read_text())
     except (OSError, json.JSONDecodeError):
@@ -207,6 +208,8 @@ def _run_worker(
         p.unlink(missing_ok=True)
     result["process_wall_s"] = wall
     result["returncode"] = proc.returncode
+    # 1-, 5-, 15-min load averages as the worker ends (other load on the machine)
+    result["loadavg_after"] = load_after
     times = result.get("times_s") or []
     if (
         killed
@@ -216,7 +219,10 @@ def _run_worker(
         result["status"] = "timeout"
     elif result.get("status") not in ("ok", "import_error", "error"):
         result["status"] = "error"
-        result.setdefault("error", f"worker exited with code {proc.returncode}")
+        why = f"worker exited with code {proc.returncode}"
+        if proc.returncode == -signal.SIGKILL:
+            why += " (SIGKILL, not from the harness: as a rule the kernel's OOM killer)"
+        result.setdefault("error", why)
     if result["status"] == "error":
         result["output_tail"] = (output or "")[-3000:]
     if times:
@@ -563,6 +569,14 @@ def render_section(key: str, record: dict[str, Any]) -> str:
         lines.append(f"- Skipped {peer}: {why}")
     if record.get("note"):
         lines.append(f"- Note: {record['note']}")
+    load = record.get("load")
+    if load and load.get("n"):
+        lines.append(
+            f"- Load: 1-min load average {load['source']}: median {load['median']:.2f}, "
+            f"max {load['max']:.2f}, above {load['cores']} (more runnable processes than "
+            f"cores, so the solver may have shared its core) in {load['frac_above_cores']:.0%}"
+            f" of {load['n']} samples"
+        )
     lines.append("")
 
     if problem.task == "floor":
@@ -648,6 +662,22 @@ def update_results_md(sections: dict[str, str]) -> None:
 # ----------------------------------------------------------------------------
 # main
 # ----------------------------------------------------------------------------
+
+
+def load_summary(samples: list[float], source: str = "as each measurement ended") -> dict[str, Any]:
+    """Summarize 1-min load averages against the core count (other load on the machine)."""
+    cores = os.cpu_count() or 1
+    if not samples:
+        return {"n": 0, "source": source, "cores": cores}
+    arr = np.asarray(samples, dtype=np.float64)
+    return {
+        "n": int(arr.size),
+        "source": source,
+        "cores": cores,
+        "median": float(np.median(arr)),
+        "max": float(arr.max()),
+        "frac_above_cores": float(np.mean(arr > cores)),
+    }
 
 
 def _floor(problem: Problem, args: argparse.Namespace, cache: dict[str, Any]) -> dict[str, Any]:
@@ -791,6 +821,9 @@ def main(argv: list[str] | None = None) -> int:
             raw = run_problem(problem, args.peer_list, args, skip)
             rows = summarize(problem, raw, floor["xtx_median_s"] if floor else None)
         raw.pop("cv_best", None)
+        load_stats = load_summary(
+            [m["loadavg_after"][0] for m in raw["measurements"] if m.get("loadavg_after")]
+        )
         key = name if args.scale == 1.0 else f"{name}@scale{args.scale:g}"
         record = {
             "problem": name,
@@ -807,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
             "timeout_s": args.timeout,
             "cold_jit": args.cold_jit,
             "note": args.note,
+            "load": load_stats,
             "gap_threshold": GAP_THRESHOLD,
             "dataset": dataset,
             "family": problem.family,
