@@ -131,9 +131,24 @@ def _check_weighted_classes(
 
 
 def _combined_weights(
+    class_weight: Any,
+    classes: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    sw: FloatArray | None,
+) -> FloatArray | None:
+    """Multiply sample weights by class weights (``"balanced"`` from counts).
+
+    Refuses weights that leave fewer than 2 classes with positive weight.
+    """
+    weights = _class_weighted(class_weight, classes, y, sw)
+    _check_weighted_classes(classes, labels, weights)
+    return weights
+
+
+def _class_weighted(
     class_weight: Any, classes: np.ndarray, y: np.ndarray, sw: FloatArray | None
 ) -> FloatArray | None:
-    """Multiply sample weights by class weights (``"balanced"`` from counts)."""
     if class_weight is None:
         return sw
     if isinstance(class_weight, dict):
@@ -213,6 +228,24 @@ def _warn_if_separated(
     )
 
 
+def _problem_and_scale(
+    X: FloatArray | sp.spmatrix,
+    labels: np.ndarray,
+    n_classes: int,
+    weights: FloatArray | None,
+    *,
+    fit_intercept: bool,
+    standardize: bool,
+    solver: str,
+) -> tuple[LogisticProblem, FloatArray]:
+    """Resolve the solver, build the problem and its per-feature penalty scale."""
+    resolved = choose_solver(X.shape[0], X.shape[1], solver)
+    problem = make_logistic_problem(
+        X, labels, n_classes, weights, fit_intercept=fit_intercept, solver=resolved
+    )
+    return problem, _penalty_scale(problem, standardize)
+
+
 def _fit_logistic(
     X: FloatArray | sp.spmatrix,
     labels: np.ndarray,
@@ -228,11 +261,15 @@ def _fit_logistic(
     max_iter: int,
 ) -> tuple[LogisticPathResult, FloatArray]:
     """Solve the path at ``alphas``; return it and the penalty scale."""
-    resolved = choose_solver(X.shape[0], X.shape[1], solver)
-    problem = make_logistic_problem(
-        X, labels, n_classes, weights, fit_intercept=fit_intercept, solver=resolved
+    problem, scale = _problem_and_scale(
+        X,
+        labels,
+        n_classes,
+        weights,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        solver=solver,
     )
-    scale = _penalty_scale(problem, standardize)
     result = solve_logistic_path(
         problem, alphas, l1_ratio=l1_ratio, penalty_scale=scale, tol=tol, max_iter=max_iter
     )
@@ -505,8 +542,7 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):
         self.classes_, labels = _encode_labels(y)
         n_classes = self.classes_.shape[0]
         _check_threshold_use(self, n_classes)
-        weights = _combined_weights(self.class_weight, self.classes_, y, sw)
-        _check_weighted_classes(self.classes_, labels, weights)
+        weights = _combined_weights(self.class_weight, self.classes_, y, labels, sw)
         result, scale = _fit_logistic(
             X,
             labels,
@@ -639,13 +675,16 @@ def logistic_path(
     est._validate_params()
     Xv, yv, sw = _validate_xy(est, X, y, sample_weight)
     classes, labels = _encode_labels(yv)
-    weights = _combined_weights(class_weight, classes, yv, sw)
-    _check_weighted_classes(classes, labels, weights)
-    resolved = choose_solver(Xv.shape[0], Xv.shape[1], solver)
-    problem = make_logistic_problem(
-        Xv, labels, classes.shape[0], weights, fit_intercept=fit_intercept, solver=resolved
+    weights = _combined_weights(class_weight, classes, yv, labels, sw)
+    problem, scale = _problem_and_scale(
+        Xv,
+        labels,
+        classes.shape[0],
+        weights,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+        solver=solver,
     )
-    scale = _penalty_scale(problem, standardize)
     if alphas is None:
         alpha_max = logistic_alpha_max(problem, scale, float(l1_ratio))
         alpha_arr = alpha_grid(alpha_max, int(n_alphas), float(eps))
@@ -833,13 +872,17 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         self.classes_, labels = _encode_labels(y)
         n_classes = self.classes_.shape[0]
         _check_threshold_use(self, n_classes)
-        weights = _combined_weights(self.class_weight, self.classes_, y, sw)
-        _check_weighted_classes(self.classes_, labels, weights)
-        resolved = choose_solver(X.shape[0], X.shape[1], self.solver)
-        full = make_logistic_problem(
-            X, labels, n_classes, weights, fit_intercept=self.fit_intercept, solver=resolved
+        weights = _combined_weights(self.class_weight, self.classes_, y, labels, sw)
+        full, scale = _problem_and_scale(
+            X,
+            labels,
+            n_classes,
+            weights,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            solver=self.solver,
         )
-        scale = _penalty_scale(full, self.standardize)
+        resolved = full.solver
         if self.alphas is None:
             grids = np.array(
                 [
