@@ -6,6 +6,17 @@ bad input also subclass the builtin, so ``except ValueError`` keeps working::
     GlmopsError
       InvalidInputError(ValueError)   data / schema / payload: .field .expected .got
       ConfigError(ValueError)         .path like models[0].cv.n_folds
+      SchemaValidationError(InvalidInputError)   .violations: every problem of a frame
+      ArtifactError                   .path: the artifact file at fault
+        ChecksumMismatch              a file's SHA-256 differs from MANIFEST.json
+        UnsupportedFormatVersion      written by an unknown artifact format
+        DecryptionError               wrong or missing GLMOPS_ARTIFACT_KEY
+      RegistryError                   a registry operation cannot be done; nothing changed
+        ModelNotFound(KeyError)       unknown model, version or alias
+        AliasConflict                 alias to a version of another model, archived version ...
+        GateFailed                    promotion blocked by its gates (.results)
+        PermissionDenied              the actor lacks the role
+        RegistryUnavailable           database unreachable or locked after retries
     ConvergenceWarning(sklearn.exceptions.ConvergenceWarning)
 
 Later layers (artifact, registry, serving) extend this tree here, in one place.
@@ -13,11 +24,26 @@ Later layers (artifact, registry, serving) extend this tree here, in one place.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
-
-__all__ = ["ConfigError", "ConvergenceWarning", "GlmopsError", "InvalidInputError"]
+__all__ = [
+    "AliasConflict",
+    "ArtifactError",
+    "ChecksumMismatch",
+    "ConfigError",
+    "ConvergenceWarning",
+    "DataLeakageWarning",
+    "DecryptionError",
+    "GateFailed",
+    "GlmopsError",
+    "InvalidInputError",
+    "ModelNotFound",
+    "PermissionDenied",
+    "RegistryError",
+    "RegistryUnavailable",
+    "SchemaValidationError",
+    "UnsupportedFormatVersion",
+]
 
 
 class GlmopsError(Exception):
@@ -46,5 +72,98 @@ class ConfigError(GlmopsError, ValueError):
         self.path = path
 
 
-class ConvergenceWarning(_SklearnConvergenceWarning):  # type: ignore[misc]
-    """A solver stopped before its certificate (duality gap) reached ``tol``."""
+class SchemaValidationError(InvalidInputError):
+    """A frame breaks its feature manifest; ``violations`` lists every problem.
+
+    Each violation is a mapping with ``column``, ``kind``, ``expected``,
+    ``n_rows`` and ``example``; the message summarises all of them.
+    """
+
+    def __init__(self, message: str, *, violations: list[dict[str, Any]]) -> None:
+        first = violations[0] if violations else {}
+        super().__init__(
+            message,
+            field=str(first.get("column", "")),
+            expected=str(first.get("expected", "")),
+            got=first.get("example"),
+        )
+        self.violations = violations
+
+
+class ArtifactError(GlmopsError):
+    """A model artifact cannot be written or read; ``path`` names the file at fault."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ChecksumMismatch(ArtifactError):  # noqa: N818 (name fixed by STYLE.md section 6)
+    """A file of an artifact does not match the SHA-256 recorded in its manifest."""
+
+
+class UnsupportedFormatVersion(ArtifactError):  # noqa: N818 (STYLE.md section 6)
+    """The artifact was written in a format version this glmops cannot read."""
+
+
+class DecryptionError(ArtifactError):
+    """An encrypted artifact cannot be opened: the key is missing or wrong."""
+
+
+class DataLeakageWarning(UserWarning):
+    """A feature looks like the target (identical or a perfect predictor)."""
+
+
+class RegistryError(GlmopsError):
+    """A registry operation cannot be done; the registry is left unchanged."""
+
+
+class ModelNotFound(RegistryError, KeyError):  # noqa: N818 (name fixed by STYLE.md section 6)
+    """No such model, version or alias."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AliasConflict(RegistryError):  # noqa: N818 (STYLE.md section 6)
+    """The alias or state change conflicts with the registry's rules."""
+
+
+class GateFailed(RegistryError):  # noqa: N818 (STYLE.md section 6)
+    """A promotion failed its gates; ``results`` holds one row per rule."""
+
+    def __init__(self, message: str, *, results: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class PermissionDenied(RegistryError):  # noqa: N818 (STYLE.md section 6)
+    """The actor does not hold the role the operation needs."""
+
+
+class RegistryUnavailable(RegistryError):  # noqa: N818 (STYLE.md section 6)
+    """The registry database could not be reached or stayed locked after retries."""
+
+
+if TYPE_CHECKING:
+    from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+    class ConvergenceWarning(_SklearnConvergenceWarning):  # type: ignore[misc]
+        """A solver stopped before its certificate (duality gap) reached ``tol``."""
+
+
+def __getattr__(name: str) -> Any:
+    # ConvergenceWarning subclasses scikit-learn's (so ``except`` clauses written for
+    # scikit-learn keep working), but importing scikit-learn costs ~1-2 s: the class
+    # is created on first use, so ``import glmops`` and model loading stay light.
+    if name == "ConvergenceWarning":
+        from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+        class ConvergenceWarning(_SklearnConvergenceWarning):  # type: ignore[misc]
+            """A solver stopped before its certificate (duality gap) reached ``tol``."""
+
+        ConvergenceWarning.__module__ = __name__
+        ConvergenceWarning.__qualname__ = "ConvergenceWarning"
+        globals()["ConvergenceWarning"] = ConvergenceWarning
+        return ConvergenceWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -241,6 +241,19 @@ def test_constant_y_gives_zero_coefficients(prob):
     assert est.dual_gap_ <= 1e-14 * prob.y[0] ** 2
 
 
+@pytest.mark.parametrize("level", [1e-143, 1e-200, 1e-310, 7.5, -1e5])
+def test_constant_y_converges_at_any_scale(level):
+    """Regression: a gap of a few ulps of a tiny constant y used to fail certification."""
+    X = np.zeros((16, 1))
+    y = np.full(16, level * (1 + 2**-40))
+    w = np.r_[1.0, np.full(15, 0.25)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", glmops.ConvergenceWarning)
+        est = glmops.ElasticNet(alpha=1.0, l1_ratio=0.0, tol=1e-6).fit(X, y, sample_weight=w)
+    assert est.coef_[0] == 0.0
+    assert est.intercept_ == pytest.approx(y[0], rel=1e-14, abs=1e-300)
+
+
 @PROPERTY_SETTINGS
 @given(prob=problems(), c=st.sampled_from([1.0, 0.5, 3.0]))
 def test_equal_weights_equal_no_weights(prob, c):

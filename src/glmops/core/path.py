@@ -516,7 +516,7 @@ class PathResult:
         CD epochs spent at each alpha.
     converged : ndarray of bool, shape (n_alphas,)
     tol_abs : float
-        Absolute gap target used (``tol * yc'Wn yc``).
+        Absolute gap target used (``tol * yc'Wn yc``, floored at rounding level).
     """
 
     alphas: FloatArray
@@ -576,7 +576,7 @@ def solve_path(
     gaps = np.zeros(n_alphas)
     n_iters = np.zeros(n_alphas, dtype=np.int64)
     converged = np.zeros(n_alphas, dtype=bool)
-    tol_abs = tol * backend.yy
+    tol_abs = certified_tolerance(tol, backend.yy, backend.mean_y)
     live = backend.norms > 0
     scale = np.where(live, penalty_scale, 0.0)
     if alpha_start is None:
@@ -603,6 +603,23 @@ def solve_path(
             progress(done + 1, n_alphas)
     intercepts = backend.mean_y - coefs @ backend.mean_x
     return PathResult(alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs)
+
+
+# residuals of a constant fit are exact only to a few ulps of the mean of y
+_ROUNDING_ULPS = 16.0
+
+
+def certified_tolerance(tol: float, yy: float, mean_y: float) -> float:
+    """Absolute duality-gap target: ``tol`` times ``yy``, floored at rounding level.
+
+    When y is (nearly) constant its centered variance ``yy`` is zero or
+    underflows, while the residuals still carry a few ulps of ``mean_y``; a gap
+    made of those is no evidence of a bad fit. The floor is the squared
+    rounding error of the mean (negligible beside ``tol * yy`` for any y with
+    real spread) and never below the smallest normal float.
+    """
+    rounding = (_ROUNDING_ULPS * np.finfo(np.float64).eps * mean_y) ** 2
+    return max(tol * yy, rounding, float(np.finfo(np.float64).tiny))
 
 
 # support prediction: subsample size (rows) relative to p and n, and the share
