@@ -1,0 +1,613 @@
+"""The feature manifest: what each input column is, and every way a frame breaks it.
+
+A :class:`Schema` is inferred from training data (kinds, dtypes, categories,
+ranges, quantiles), editable through the config, stored in the artifact, and
+checked on every frame before scoring. :func:`coerce_table` turns a table into
+canonical columns (float64 with NaN for numbers and booleans, strings for
+categories) and collects ALL violations at once: missing and unexpected
+columns, wrong types, nulls where none are allowed, unseen categories and
+values outside the training range, each with its row count and an example.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from glmops._typing import FloatArray
+from glmops.errors import InvalidInputError, SchemaValidationError
+
+__all__ = [
+    "QUANTILE_LEVELS",
+    "VIOLATION_KINDS",
+    "CoercedTable",
+    "ColumnSchema",
+    "FeatureKind",
+    "Schema",
+    "Violation",
+    "coerce_table",
+    "infer_column",
+    "infer_schema",
+    "kind_of_type",
+]
+
+FeatureKind = Literal["numeric", "categorical", "boolean"]
+QUANTILE_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+VIOLATION_KINDS = (
+    "missing_column",
+    "unexpected_column",
+    "wrong_type",
+    "null",
+    "unseen_category",
+    "out_of_range",
+)
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+_NUMBER_RE = r"^\s*[-+]?((\d+\.?\d*)|(\.\d+))([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|nan)\s*$"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a frame breaks the manifest, on one column.
+
+    ``kind`` is one of :data:`VIOLATION_KINDS`; ``n_rows`` counts the rows
+    affected (0 for column-level problems) and ``example`` shows one value.
+    """
+
+    column: str
+    kind: str
+    expected: str
+    n_rows: int = 0
+    example: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the violation as a JSON-ready mapping."""
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "expected": self.expected,
+            "n_rows": self.n_rows,
+            "example": self.example,
+        }
+
+    def message(self) -> str:
+        """Return one line that names the column, the problem and an example."""
+        rows = f" in {self.n_rows} row(s)" if self.n_rows else ""
+        example = f" (e.g. {self.example!r})" if self.example is not None else ""
+        problem = self.kind.replace("_", " ")
+        return f"{self.column!r}: {problem}{rows}{example}; expected {self.expected}"
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """What one input column is: kind, dtype, and what training data showed.
+
+    ``categories`` lists the allowed values of a categorical column;
+    ``minimum``/``maximum`` bound the values seen in training (outside them a
+    value is "out of range": accepted but counted); ``quantiles`` maps the
+    levels in :data:`QUANTILE_LEVELS` to values.
+    """
+
+    name: str
+    kind: FeatureKind
+    dtype: str
+    nullable: bool = True
+    categories: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    quantiles: tuple[float, ...] | None = None
+    missing_rate: float = 0.0
+
+    @cached_property
+    def category_array(self) -> pa.Array:
+        """Return the allowed categories as an Arrow string array (built once)."""
+        return pa.array(self.categories or (), pa.string())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON values (no NaN)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "nullable": self.nullable,
+            "categories": list(self.categories) if self.categories is not None else None,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "quantiles": list(self.quantiles) if self.quantiles is not None else None,
+            "missing_rate": self.missing_rate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ColumnSchema:
+        """Rebuild from :meth:`to_dict` output."""
+        cats = data.get("categories")
+        quants = data.get("quantiles")
+        return cls(
+            name=str(data["name"]),
+            kind=data["kind"],
+            dtype=str(data["dtype"]),
+            nullable=bool(data.get("nullable", True)),
+            categories=tuple(str(c) for c in cats) if cats is not None else None,
+            minimum=data.get("minimum"),
+            maximum=data.get("maximum"),
+            quantiles=tuple(float(q) for q in quants) if quants is not None else None,
+            missing_rate=float(data.get("missing_rate", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The feature manifest: the input columns a model takes, in order."""
+
+    columns: tuple[ColumnSchema, ...]
+    target: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Return the feature names in manifest order."""
+        return [c.name for c in self.columns]
+
+    def __getitem__(self, name: str) -> ColumnSchema:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain JSON values."""
+        return {"target": self.target, "columns": [c.to_dict() for c in self.columns]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        """Rebuild from :meth:`to_dict` output."""
+        return cls(
+            columns=tuple(ColumnSchema.from_dict(c) for c in data["columns"]),
+            target=data.get("target"),
+        )
+
+    def validate(self, table: pa.Table, *, allow_extra: bool = False) -> list[Violation]:
+        """Return every violation of ``table`` against this manifest (empty when clean)."""
+        return coerce_table(table, self, allow_extra=allow_extra).violations
+
+
+@dataclass
+class CoercedTable:
+    """A table in canonical column form, plus everything wrong with it.
+
+    ``numeric`` holds float64 arrays (NaN = missing; booleans as 0/1),
+    ``categorical`` holds Arrow string arrays (null = missing). Columns that
+    are missing or unusable are absent from both.
+    """
+
+    n_rows: int
+    numeric: dict[str, FloatArray] = field(default_factory=dict)
+    categorical: dict[str, pa.Array] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+    # per categorical column, each value's index in the manifest's categories (null: unseen)
+    category_index: dict[str, pa.Array] = field(default_factory=dict)
+
+    def raise_for(self, kinds: Iterable[str]) -> None:
+        """Raise :class:`SchemaValidationError` listing the violations of these kinds."""
+        wanted = set(kinds)
+        bad = [v for v in self.violations if v.kind in wanted]
+        if bad:
+            lines = "\n  ".join(v.message() for v in bad)
+            raise SchemaValidationError(
+                f"The data breaks the feature manifest in {len(bad)} way(s):\n  {lines}",
+                violations=[v.to_dict() for v in bad],
+            )
+
+
+def kind_of_type(dtype: pa.DataType) -> FeatureKind | None:
+    """Return the feature kind an Arrow type maps to, or None if unusable."""
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype):
+        return "numeric"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "categorical"
+    if pa.types.is_dictionary(dtype):
+        return kind_of_type(dtype.value_type)
+    return None
+
+
+def _example(values: pa.Array) -> Any:
+    if len(values) == 0:
+        return None
+    value = values[0].as_py()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def _as_plain(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        arr = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    else:
+        arr = column
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr
+
+
+def _to_float(arr: pa.Array, name: str, kind: FeatureKind) -> tuple[FloatArray, Violation | None]:
+    """Return a float64 view of ``arr`` (NaN for null) and a wrong-type violation, if any."""
+    dtype = arr.type
+    expected = "a number" if kind == "numeric" else "a boolean (true/false or 0/1)"
+    if pa.types.is_null(dtype):
+        return np.full(len(arr), np.nan), None
+    if kind == "numeric" and (
+        pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+    ):
+        values = pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64), None
+    if kind == "boolean" and pa.types.is_boolean(dtype):
+        values = pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+        return np.asarray(values, dtype=np.float64), None
+    if kind == "boolean" and (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)):
+        values = np.asarray(pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False))
+        bad = ~np.isnan(values) & (values != 0.0) & (values != 1.0)
+        if bad.any():
+            return _bad_rows(values, bad, name, expected, arr)
+        return values, None
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        if kind == "numeric":
+            ok = pc.match_substring_regex(arr, _NUMBER_RE, ignore_case=True)
+        else:
+            lowered = pc.utf8_trim_whitespace(pc.utf8_lower(arr))
+            ok = pc.is_in(lowered, value_set=pa.array(sorted(_TRUE | _FALSE)))
+        bad_mask = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(ok, True)))
+        n_bad = int(pc.sum(bad_mask).as_py() or 0)
+        if n_bad:
+            example = _example(pc.filter(arr, bad_mask))
+            good = pc.if_else(bad_mask, pa.scalar(None, arr.type), arr)
+            values = _string_to_float(good, kind)
+            return values, Violation(name, "wrong_type", expected, n_bad, example)
+        return _string_to_float(arr, kind), None
+    n_valid = len(arr) - arr.null_count
+    example = _example(pc.drop_null(arr)) if n_valid else None
+    return np.full(len(arr), np.nan), Violation(
+        name, "wrong_type", f"{expected}, not {dtype}", n_valid, example
+    )
+
+
+def _count_nan(arr: pa.Array) -> int:
+    """Return how many valid entries of a floating column are NaN."""
+    if not pa.types.is_floating(arr.type):
+        return 0
+    return int(pc.sum(pc.is_nan(pc.drop_null(arr))).as_py() or 0)
+
+
+def _string_to_float(arr: pa.Array, kind: FeatureKind) -> FloatArray:
+    if kind == "numeric":
+        values = pc.cast(pc.utf8_trim_whitespace(arr), pa.float64())
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
+    lowered = pc.utf8_trim_whitespace(pc.utf8_lower(arr))
+    truth = pc.is_in(lowered, value_set=pa.array(sorted(_TRUE)))
+    out = np.array(pc.cast(truth, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    out[np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False))] = np.nan
+    return out
+
+
+def _bad_rows(
+    values: FloatArray, bad: np.ndarray, name: str, expected: str, arr: pa.Array
+) -> tuple[FloatArray, Violation]:
+    example = arr[int(np.flatnonzero(bad)[0])].as_py()
+    out = values.copy()
+    out[bad] = np.nan
+    return out, Violation(name, "wrong_type", expected, int(bad.sum()), example)
+
+
+def _to_string(arr: pa.Array, name: str) -> tuple[pa.Array, Violation | None]:
+    dtype = arr.type
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return pc.cast(arr, pa.string()), None
+    if pa.types.is_null(dtype):
+        return pa.nulls(len(arr), pa.string()), None
+    if pa.types.is_integer(dtype) or pa.types.is_boolean(dtype):
+        # Codes stored as integers (zip codes, ids): their decimal text is the category.
+        return pc.cast(arr, pa.string()), None
+    n_valid = len(arr) - arr.null_count
+    return pa.nulls(len(arr), pa.string()), Violation(
+        name, "wrong_type", f"a category (text), not {dtype}", n_valid, _example(pc.drop_null(arr))
+    )
+
+
+def coerce_table(table: pa.Table, schema: Schema, *, allow_extra: bool = True) -> CoercedTable:
+    """Return ``table``'s columns in canonical form and all manifest violations.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Rows to check; columns are matched by name.
+    schema : Schema
+        The manifest.
+    allow_extra : bool, default=True
+        When False, a column the manifest does not name is a violation. The
+        target column is never "unexpected".
+
+    Returns
+    -------
+    CoercedTable
+    """
+    out = CoercedTable(n_rows=table.num_rows)
+    present = set(table.column_names)
+    if not allow_extra:
+        known = set(schema.names) | ({schema.target} if schema.target else set())
+        for name in table.column_names:
+            if name not in known:
+                out.violations.append(
+                    Violation(name, "unexpected_column", "no such column (not in the manifest)")
+                )
+    for col in schema.columns:
+        if col.name not in present:
+            out.violations.append(Violation(col.name, "missing_column", f"a {col.kind} column"))
+            continue
+        arr = _as_plain(table.column(col.name))
+        if col.kind == "categorical":
+            strings, bad = _to_string(arr, col.name)
+            if bad is not None:
+                out.violations.append(bad)
+            out.categorical[col.name] = strings
+            n_null = strings.null_count
+            if col.categories is not None and bad is None:
+                # one hash lookup; its result is kept for the preprocessing's codes
+                index = pc.index_in(strings, value_set=_value_set(col))
+                out.category_index[col.name] = index
+                n_unseen = index.null_count - strings.null_count
+                if n_unseen:
+                    unseen = pc.and_(pc.is_valid(strings), pc.is_null(index))
+                    out.violations.append(
+                        Violation(
+                            col.name,
+                            "unseen_category",
+                            f"one of {_short_list(col.categories)}",
+                            n_unseen,
+                            _example(pc.filter(strings, unseen)),
+                        )
+                    )
+        else:
+            values, bad = _to_float(arr, col.name, col.kind)
+            if bad is not None:
+                out.violations.append(bad)
+            out.numeric[col.name] = values
+            # NaN is missing, like null (the preprocessing imputes both); counted only
+            # where it matters, since it costs a pass over the column
+            n_null = 0
+            if not col.nullable:
+                n_null = int(np.count_nonzero(np.isnan(values))) - (bad.n_rows if bad else 0)
+            if values.size == 0:
+                continue
+            lowest = float(np.fmin.reduce(values))
+            highest = float(np.fmax.reduce(values))
+            all_missing = lowest != lowest
+            clean = all_missing or (math.isfinite(lowest) and math.isfinite(highest))
+            lo = col.minimum if col.kind == "numeric" and col.minimum is not None else -math.inf
+            hi = col.maximum if col.kind == "numeric" and col.maximum is not None else math.inf
+            if not clean:  # +-inf somewhere: a wrong type, never scored as a number
+                infinite = np.isinf(values)
+                first = int(np.argmax(infinite))
+                out.violations.append(
+                    Violation(
+                        col.name,
+                        "wrong_type",
+                        "a finite number",
+                        int(np.count_nonzero(infinite)),
+                        str(values[first]),
+                    )
+                )
+            if not all_missing and (lowest < lo or highest > hi):
+                # NaN compares False, infinities count as out of range too: drop those
+                below = values < lo
+                above = values > hi
+                if not clean:
+                    below &= ~np.isinf(values)
+                    above &= ~np.isinf(values)
+                outside = below | above
+                n_out = int(np.count_nonzero(outside))
+                if n_out:
+                    out.violations.append(
+                        Violation(
+                            col.name,
+                            "out_of_range",
+                            f"a value in [{lo:g}, {hi:g}] (the training range)",
+                            n_out,
+                            float(values[int(np.argmax(outside))]),
+                        )
+                    )
+        if n_null and not col.nullable:
+            out.violations.append(Violation(col.name, "null", "a value (not nullable)", n_null))
+    return out
+
+
+def _value_set(col: ColumnSchema) -> pa.Array:
+    """Return the manifest's categories as an Arrow array (built once per column)."""
+    return col.category_array
+
+
+def _short_list(values: Sequence[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(v) for v in values[:limit])
+    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def infer_column(
+    name: str,
+    column: pa.ChunkedArray | pa.Array,
+    *,
+    kind: FeatureKind | None = None,
+    sample_weight: FloatArray | None = None,
+) -> ColumnSchema:
+    """Infer one column's manifest entry from training values.
+
+    Raises :class:`InvalidInputError` for columns that cannot be features: all
+    null, or of an unsupported type (dates, lists, binary).
+    """
+    arr = _as_plain(column)
+    n = len(arr)
+    if n == 0 or arr.null_count == n:
+        raise InvalidInputError(
+            f"Column {name!r} is entirely null; drop it from the features or fix the data.",
+            field=name,
+            expected="at least one non-null value",
+            got="all null",
+        )
+    inferred = kind_of_type(arr.type)
+    if kind is None:
+        if inferred is None:
+            raise InvalidInputError(
+                f"Column {name!r} has type {arr.type}, which cannot be a feature; "
+                "expected numbers, booleans or text.",
+                field=name,
+                expected="a numeric, boolean or text column",
+                got=str(arr.type),
+            )
+        kind = inferred
+    missing_rate = (arr.null_count + _count_nan(arr)) / n
+    if kind == "categorical":
+        strings, bad = _to_string(arr, name)
+        if bad is not None:
+            raise InvalidInputError(
+                f"Column {name!r} cannot be categorical: {bad.message()}",
+                field=name,
+                expected=bad.expected,
+                got=bad.example,
+            )
+        cats = pc.unique(pc.drop_null(strings)).to_pylist()
+        return ColumnSchema(
+            name=name,
+            kind="categorical",
+            dtype=str(arr.type),
+            nullable=True,
+            categories=tuple(sorted(str(c) for c in cats)),
+            missing_rate=missing_rate,
+        )
+    values, bad = _to_float(arr, name, kind)
+    if bad is not None:
+        raise InvalidInputError(
+            f"Column {name!r} cannot be {kind}: {bad.message()}",
+            field=name,
+            expected=bad.expected,
+            got=bad.example,
+        )
+    finite_mask = np.isfinite(values)
+    if (~np.isnan(values) & ~finite_mask).any():
+        raise InvalidInputError(
+            f"Column {name!r} holds infinite values; replace them or mark them missing.",
+            field=name,
+            expected="finite numbers",
+            got="inf",
+        )
+    finite = values[finite_mask]
+    if finite.size == 0:
+        raise InvalidInputError(
+            f"Column {name!r} has no finite values (only nulls and NaN).",
+            field=name,
+            expected="at least one finite value",
+            got="all missing",
+        )
+    weights = sample_weight[finite_mask] if sample_weight is not None else None
+    quantiles = _weighted_quantiles(finite, weights, QUANTILE_LEVELS)
+    return ColumnSchema(
+        name=name,
+        kind=kind,
+        dtype=str(arr.type),
+        nullable=True,
+        minimum=float(finite.min()),
+        maximum=float(finite.max()),
+        quantiles=tuple(float(q) for q in quantiles),
+        missing_rate=missing_rate,
+    )
+
+
+def _weighted_quantiles(
+    values: FloatArray, weights: FloatArray | None, levels: Sequence[float]
+) -> FloatArray:
+    """Return quantiles by the inverted empirical CDF (weighted when weights are given)."""
+    if weights is None:
+        return np.quantile(values, levels, method="inverted_cdf")
+    return np.quantile(values, levels, weights=weights, method="inverted_cdf")
+
+
+def infer_schema(
+    table: pa.Table,
+    *,
+    target: str | None = None,
+    features: Sequence[str] | None = None,
+    kinds: Mapping[str, FeatureKind] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    sample_weight: FloatArray | None = None,
+) -> Schema:
+    """Infer the manifest of ``table``'s feature columns.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Training rows.
+    target : str, optional
+        The target column; never a feature.
+    features : sequence of str, optional
+        Feature columns in order; default all columns but the target.
+    kinds : mapping, optional
+        Kinds that override inference (a numeric code that is a category).
+    overrides : mapping, optional
+        Per column, manifest fields fixed by the user (``nullable``,
+        ``categories``, ``minimum``, ``maximum``).
+    sample_weight : ndarray, optional
+        Row weights for the quantiles.
+
+    Returns
+    -------
+    Schema
+    """
+    names = (
+        list(features) if features is not None else [c for c in table.column_names if c != target]
+    )
+    if target is not None and target in names:
+        raise InvalidInputError(
+            f"The target {target!r} is also listed as a feature.",
+            field=target,
+            expected="the target not among the features",
+            got=target,
+        )
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise InvalidInputError(
+            f"The data has no column(s) {missing}.",
+            field=missing[0],
+            expected="a column of that name",
+            got=None,
+        )
+    columns = []
+    for name in names:
+        col = infer_column(
+            name,
+            table.column(name),
+            kind=(kinds or {}).get(name),
+            sample_weight=sample_weight,
+        )
+        fixed = dict((overrides or {}).get(name, {}))
+        unknown = set(fixed) - {"nullable", "categories", "minimum", "maximum"}
+        if unknown:
+            raise InvalidInputError(
+                f"Unknown manifest override(s) {sorted(unknown)} for column {name!r}.",
+                field=name,
+                expected="nullable, categories, minimum or maximum",
+                got=sorted(unknown),
+            )
+        if "categories" in fixed and fixed["categories"] is not None:
+            fixed["categories"] = tuple(str(c) for c in fixed["categories"])
+        col = replace(col, **fixed)
+        columns.append(col)
+    if not columns:
+        raise InvalidInputError(
+            "There are no feature columns.", field="features", expected="at least one", got=0
+        )
+    return Schema(columns=tuple(columns), target=target)
