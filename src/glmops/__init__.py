@@ -6,13 +6,52 @@ certified by its duality gap; the estimators are drop-in scikit-learn ones.
 
 from __future__ import annotations
 
-from glmops.calibration import CalibrationMap
-from glmops.errors import ConfigError, ConvergenceWarning, GlmopsError, InvalidInputError
-from glmops.estimators import ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path
-from glmops.logistic import LogisticRegression, LogisticRegressionCV, logistic_path
-from glmops.threshold import select_threshold
+from typing import TYPE_CHECKING
+
+from glmops.errors import ConfigError, GlmopsError, InvalidInputError
+
+if TYPE_CHECKING:
+    from glmops.calibration import CalibrationMap
+    from glmops.config import load_config
+    from glmops.errors import ConvergenceWarning
+    from glmops.estimators import ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path
+    from glmops.logistic import LogisticRegression, LogisticRegressionCV, logistic_path
+    from glmops.model import Model, load_model
+    from glmops.threshold import select_threshold
+    from glmops.training import train
 
 __version__ = "0.1.0"
+
+# Every name is imported on first use: the estimators pull in scikit-learn and
+# numba, the lifecycle layer pyarrow and pydantic. ``import glmops`` stays
+# light, so a serving process that only loads a model never pays for training.
+_LAZY = {
+    "CalibrationMap": "glmops.calibration",
+    "ConvergenceWarning": "glmops.errors",
+    "ElasticNet": "glmops.estimators",
+    "ElasticNetCV": "glmops.estimators",
+    "Lasso": "glmops.estimators",
+    "LassoCV": "glmops.estimators",
+    "enet_path": "glmops.estimators",
+    "LogisticRegression": "glmops.logistic",
+    "LogisticRegressionCV": "glmops.logistic",
+    "logistic_path": "glmops.logistic",
+    "select_threshold": "glmops.threshold",
+    "Model": "glmops.model",
+    "load_model": "glmops.model",
+    "train": "glmops.training",
+    "load_config": "glmops.config",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'glmops' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CalibrationMap",
@@ -26,8 +65,12 @@ __all__ = [
     "LassoCV",
     "LogisticRegression",
     "LogisticRegressionCV",
+    "Model",
     "__version__",
     "enet_path",
+    "load_config",
+    "load_model",
     "logistic_path",
     "select_threshold",
+    "train",
 ]

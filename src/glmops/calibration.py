@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
 
 from glmops._typing import FloatArray
 
@@ -48,14 +44,25 @@ class CalibrationMap:
     n_classes: int
 
     def predict_proba(self, decision: FloatArray) -> FloatArray:
-        """Map decision values (n,) for binary or (n, K) to probabilities (n, K)."""
+        """Map decision values (n,) for binary or (n, K) to probabilities (n, K).
+
+        Parameters
+        ----------
+        decision : ndarray of shape (n,) or (n, K)
+            Decision values of the uncalibrated model.
+
+        Returns
+        -------
+        ndarray of shape (n, K)
+        """
         scores = decision.reshape(-1, 1) if decision.ndim == 1 else decision
         n_maps = scores.shape[1]
         mapped = np.empty_like(scores, dtype=np.float64)
         for k in range(n_maps):
             if self.method == "platt":
                 a, b = self.params[0][k]
-                mapped[:, k] = expit(-(a * scores[:, k] + b))
+                with np.errstate(over="ignore"):  # scipy's expit, without importing scipy
+                    mapped[:, k] = 1.0 / (1.0 + np.exp(a * scores[:, k] + b))
             else:
                 xs, ys = self.params[2 * k], self.params[2 * k + 1]
                 mapped[:, k] = np.interp(scores[:, k], xs, ys)
@@ -69,29 +76,39 @@ class CalibrationMap:
         return np.asarray(proba)
 
 
-class _Scores(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """An already-"fitted" classifier whose decision values are its input.
+def _scores_class() -> Any:
+    """Return the scikit-learn classifier that replays given decision values.
 
-    Lets scikit-learn's calibration code fit maps on out-of-fold decision
-    values that were computed elsewhere (by the CV paths).
+    Defined on first use so that loading a model (which only applies maps)
+    never imports scikit-learn.
     """
+    from sklearn.base import BaseEstimator, ClassifierMixin
 
-    def __init__(self, classes: Any = None) -> None:
-        self.classes = classes
+    class _Scores(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+        """An already-"fitted" classifier whose decision values are its input.
 
-    def fit(self, X: Any, y: Any) -> _Scores:
-        self.classes_ = np.asarray(self.classes)
-        return self
+        Lets scikit-learn's calibration code fit maps on out-of-fold decision
+        values that were computed elsewhere (by the CV paths).
+        """
 
-    def decision_function(self, X: Any) -> FloatArray:
-        scores = np.asarray(X, dtype=np.float64)
-        return np.asarray(scores[:, 0] if scores.shape[1] == 1 else scores)
+        def __init__(self, classes: Any = None) -> None:
+            self.classes = classes
 
-    def predict(self, X: Any) -> np.ndarray:
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            return np.asarray(self.classes_[(scores > 0).astype(np.intp)])
-        return np.asarray(self.classes_[np.argmax(scores, axis=1)])
+        def fit(self, X: Any, y: Any) -> _Scores:
+            self.classes_ = np.asarray(self.classes)
+            return self
+
+        def decision_function(self, X: Any) -> FloatArray:
+            scores = np.asarray(X, dtype=np.float64)
+            return np.asarray(scores[:, 0] if scores.shape[1] == 1 else scores)
+
+        def predict(self, X: Any) -> np.ndarray:
+            scores = self.decision_function(X)
+            if scores.ndim == 1:
+                return np.asarray(self.classes_[(scores > 0).astype(np.intp)])
+            return np.asarray(self.classes_[np.argmax(scores, axis=1)])
+
+    return _Scores
 
 
 def fit_calibration(
@@ -114,8 +131,11 @@ def fit_calibration(
     method : {"platt", "isotonic"}
     sample_weight : ndarray of shape (n,) or None
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
     scores = decision.reshape(-1, 1) if decision.ndim == 1 else decision
-    base = _Scores(classes=np.asarray(classes)).fit(scores, labels)
+    base = _scores_class()(classes=np.asarray(classes)).fit(scores, labels)
     with warnings.catch_warnings():
         # the base estimator is frozen (nothing to fit): the sample weights
         # reach the calibrators, which is what this warning doubts

@@ -1,9 +1,16 @@
 """The lifecycle demo behind ``make demo``.
 
-Step 1 runs :class:`glmops.ElasticNetCV` on the diabetes data that ships with
+Step 1 (:mod:`glmops.demo_pipeline`) is the main job: a real credit table
+with categorical columns and missing values goes through ``glmops init`` and
+``glmops train`` to a checksummed artifact with its HTML report, which is
+then loaded to score and explain new applications.
+Step 2 (:mod:`glmops.demo_registry`) registers that model, promotes it through
+the gates, registers a retrained challenger, compares, promotes, rolls back
+and prints the audit log.
+Step 3 runs :class:`glmops.ElasticNetCV` on the diabetes data that ships with
 scikit-learn (442 patients, 10 baseline variables, disease progression after
 one year), then writes the regularisation path and the CV curve as PNGs.
-Step 2 (:mod:`glmops.demo_classifiers`) fits a calibrated binary classifier
+Step 4 (:mod:`glmops.demo_classifiers`) fits a calibrated binary classifier
 (breast cancer) and a multinomial one (wine) and judges them on a holdout.
 Later steps (register, serve, monitor) extend this same demo.
 
@@ -23,6 +30,8 @@ from sklearn.model_selection import KFold
 
 from glmops._typing import FloatArray
 from glmops.demo_classifiers import ClassifierReport, run_classifier_demo
+from glmops.demo_pipeline import PipelineReport, run_pipeline_demo
+from glmops.demo_registry import RegistryReport, run_registry_demo
 from glmops.estimators import ElasticNetCV, enet_path
 
 __all__ = ["DemoReport", "main", "run_demo"]
@@ -139,9 +148,19 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo and print its report."""
     parser = argparse.ArgumentParser(prog="python -m glmops.demo", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("demo-output"))
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
     args = parser.parse_args(argv)
+    print("glmops demo, step 1: from a table to a trusted model (data/credit_data.csv)")
+    print(f"  glmops init --data data/credit_data.csv --target Status -> {args.output}/glmops.yaml")
+    print("  glmops train --config glmops.yaml")
+    pipeline = run_pipeline_demo(args.output, quiet=args.quiet)
+    _print_pipeline(pipeline)
+    print()
+    print("glmops demo, step 2: the registry (gates, challenger, diff, promote, rollback, audit)")
+    _print_registry(run_registry_demo(args.output, pipeline.artifact_path))
+    print()
     report = run_demo(args.output)
-    print("glmops demo, step 1: model choice by cross-validation (diabetes, n=442, p=10)")
+    print("glmops demo, step 3: model choice by cross-validation (diabetes, n=442, p=10)")
     print(f"  ElasticNetCV over l1_ratio {list(L1_RATIOS)} x 100 alphas, 5 folds,")
     print(f"  standardize=True: {report.fit_seconds:.2f} s")
     print(f"  chosen alpha     = {report.alpha:.5g}   l1_ratio = {report.l1_ratio:g}")
@@ -155,11 +174,63 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  wrote {report.cv_plot}")
     classifiers, calibration_plot = run_classifier_demo(args.output)
     print()
-    print("glmops demo, step 2: classifiers (75% train / 25% holdout, stratified)")
+    print("glmops demo, step 4: classifiers (75% train / 25% holdout, stratified)")
     for c in classifiers:
         _print_classifier(c)
     print(f"  wrote {calibration_plot}")
     return 0
+
+
+def _print_registry(r: RegistryReport) -> None:
+    print(f"  registry {r.db_url}")
+    print(
+        f"  registered {r.first.ref} (digest {r.first.digest[:12]}) -> champion through the gates"
+    )
+    print(f"  trained and registered {r.second.ref} (log1p money columns, isotonic) -> challenger")
+    d = r.diff
+    for key, v in d["metrics"].items():
+        if key in ("roc_auc", "pr_auc", "log_loss", "brier", "ece"):
+            print(f"    {key:<9s} {v['a']:.4f} -> {v['b']:.4f} ({v['change']:+.4f})")
+    top = ", ".join(f"{c['name']} {c['change']:+.3f}" for c in d["coefficients"][:4])
+    print(f"    largest coefficient changes: {top}")
+    print("  gates, challenger vs champion:")
+    for line in r.gate_table.splitlines():
+        print(f"    {line}")
+    if r.blocked:
+        print(f"  promotion blocked: {r.blocked}")
+        print("  promoted anyway with --force and a reason (audited)")
+    print(f"  champion -> version {r.after_promote}; rollback -> version {r.after_rollback}")
+    print("  audit log (newest first):")
+    for e in r.history:
+        subject = f"@{e['version']}" if e["version"] is not None else ""
+        alias = f" {e['alias']}" if e["alias"] else ""
+        forced = " (forced)" if e["after"].get("forced") else ""
+        reason = f'  "{e["reason"]}"' if e["reason"] else ""
+        action = f"{e['action']:<12s}{subject}{alias}{forced}"
+        print(f"    {e['time'][11:19]} {e['actor']:<13s} {action}{reason}")
+
+
+def _print_pipeline(p: PipelineReport) -> None:
+    h = p.holdout
+    print(f"  artifact {p.artifact_path} (model digest {p.digest[:16]}...)")
+    print(f"  report   {p.report_path}")
+    print(
+        f"  holdout: ROC AUC {h['roc_auc']:.3f}   PR AUC {h['pr_auc']:.3f}   "
+        f"log loss {h['log_loss']:.3f}   Brier {h['brier']:.3f}   ECE {h['ece']:.3f}"
+    )
+    print(f"           at the max-F1 threshold: precision {h['precision']:.3f}", end="")
+    print(f"   recall {h['recall']:.3f}")
+    print("  new applications, scored by the loaded artifact (checksums verified):")
+    for i, s in enumerate(p.scored):
+        top = ", ".join(f"{name} {value:+.2f}" for name, value in s["top"])
+        print(f"    #{i + 1}: P(bad) = {s['p_bad']:.3f} -> {s['label']:<4s}  top effects: {top}")
+        for note in s["notes"]:
+            print(f"         counted, not refused: {note}")
+    print(f"  a record with text in a numeric field is refused:\n    {p.refused.splitlines()[-1]}")
+    print(f"  glmops validate on {len(p.violations)} problem(s) in new_applications.csv:")
+    for v in p.violations:
+        where = f" in {v['n_rows']} row(s), e.g. {v['example']!r}" if v["n_rows"] else ""
+        print(f"    {v['column']!r}: {v['kind'].replace('_', ' ')}{where}")
 
 
 def _print_classifier(c: ClassifierReport) -> None:

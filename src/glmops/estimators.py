@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -538,6 +539,22 @@ def _n_threads(n_jobs: int | None, n_tasks: int) -> int:
     return max(1, min(n_tasks, n_jobs))
 
 
+def _parallel_map(fn: Callable[[Any], Any], items: list[Any], n_threads: int) -> list[Any]:
+    """Return ``[fn(x) for x in items]``, on ``n_threads`` threads when more than one.
+
+    The kernels release the GIL, so folds run truly in parallel; BLAS is held
+    to one thread meanwhile, since threads x BLAS threads oversubscribe the
+    cores (measured on 2 cores: a 5-fold logistic CV went from 2.9 s to
+    10.9 s with OpenBLAS's own threads competing).
+    """
+    if n_threads <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(fn, items))
+
+
 def _check_fold_weights(sw: FloatArray | None, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
     """Every training and held-out set needs positive total weight."""
     if sw is None:
@@ -726,7 +743,14 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             )
         return ratios
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> ElasticNetCV:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ElasticNetCV:
         """Choose the penalty by cross-validation, then refit on all data.
 
         Parameters
@@ -737,6 +761,8 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             Target.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; held-out errors are weighted means.
+        progress : callable, default=None
+            Called as ``progress(done, total)`` after each fold's paths.
 
         Returns
         -------
@@ -766,9 +792,18 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
         # one task per fold, each walking every l1_ratio's path on one backend
         mse = np.empty((len(ratios), grids.shape[1], len(splits)))
-        with ThreadPoolExecutor(_n_threads(self.n_jobs, len(splits))) as pool:
-            for k, fold_mse in enumerate(pool.map(fold_fn, range(len(splits)))):
-                mse[:, :, k] = fold_mse
+        done = [0]
+
+        def run_fold(k: int) -> FloatArray:
+            fold_mse: FloatArray = fold_fn(k)
+            if progress is not None:
+                done[0] += 1
+                progress(done[0], len(splits))
+            return fold_mse
+
+        n_threads = _n_threads(self.n_jobs, len(splits))
+        for k, fold_mse in enumerate(_parallel_map(run_fold, list(range(len(splits))), n_threads)):
+            mse[:, :, k] = fold_mse
         best_i, best_j = self._select(mse, grids)
         self.l1_ratio_ = float(ratios[best_i])
         self.alpha_ = float(grids[best_i, best_j])

@@ -18,8 +18,9 @@ reports the gap reached, in objective units.
 
 from __future__ import annotations
 
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
 
@@ -49,7 +50,7 @@ from glmops.core.irls import (
 )
 from glmops.core.path import SOLVERS, alpha_grid, choose_solver
 from glmops.errors import ConvergenceWarning, InvalidInputError
-from glmops.estimators import _check_alphas, _n_threads
+from glmops.estimators import _check_alphas, _n_threads, _parallel_map
 from glmops.threshold import THRESHOLD_POLICIES, select_threshold
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
@@ -850,7 +851,14 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
             )
         return ratios
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegressionCV:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> LogisticRegressionCV:
         """Cross-validate the grid, then refit at the chosen point.
 
         Parameters
@@ -860,6 +868,9 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
             Class labels (at least 2 classes).
         sample_weight : array-like of shape (n_samples,), default=None
             Used in fitting and passed to the scorer.
+        progress : callable, default=None
+            Called as ``progress(done, total)`` after each (l1_ratio, fold)
+            path, from the fitting threads.
 
         Returns
         -------
@@ -906,7 +917,17 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         scores = np.zeros((ratios.size, n_alphas, len(splits)))
         fold_paths: dict[tuple[int, int], LogisticPathResult] = {}
 
+        done = [0]
+        lock = threading.Lock()
+
         def run(task: tuple[int, int]) -> None:
+            _run(task)
+            if progress is not None:
+                with lock:
+                    done[0] += 1
+                    progress(done[0], len(tasks))
+
+        def _run(task: tuple[int, int]) -> None:
             i, k = task
             train, test = splits[k]
             w_train = None if weights is None else weights[train]
@@ -943,13 +964,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         with warnings.catch_warnings():
             # the fold paths run to eps * alpha_max; their warnings would be noise
             warnings.simplefilter("ignore", ConvergenceWarning)
-            n_threads = _n_threads(self.n_jobs, len(tasks))
-            if n_threads == 1:
-                for task in tasks:
-                    run(task)
-            else:
-                with ThreadPoolExecutor(n_threads) as pool:
-                    list(pool.map(run, tasks))
+            _parallel_map(run, tasks, _n_threads(self.n_jobs, len(tasks)))
         i_best, a_best = self._select(scores, grids)
         self.alphas_ = grids
         self.scores_ = scores
@@ -1015,7 +1030,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         if self.selection == "min":
             return int(i_best), int(a_best)
         n_folds = scores.shape[2]
-        se = scores[i_best, a_best].std() / np.sqrt(n_folds)
+        se = scores[i_best, a_best].std(ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0.0
         bar = mean[i_best, a_best] - se
         # largest alpha (most regularised) within one standard error, same l1_ratio
         ok = np.flatnonzero(mean[i_best] >= bar)

@@ -25,8 +25,20 @@ def test_demo_chooses_a_model_and_writes_plots(tmp_path):
 
 
 def test_demo_main_prints_report(tmp_path, capsys):
-    assert main(["--output", str(tmp_path)]) == 0
+    assert main(["--output", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
+    # step 1, the main job: init -> train -> artifact + report -> score -> validate
+    assert (tmp_path / "glmops.yaml").is_file()
+    artifact = tmp_path / "artifacts" / "credit"
+    for name in ("MANIFEST.json", "model.json", "arrays.npz", "report.html", "MODEL_CARD.md"):
+        assert (artifact / name).is_file(), name
+    assert "holdout: ROC AUC" in out and "counted, not refused" in out
+    assert "'Income': wrong type" in out and "'Job': unseen category" in out
+    # step 2: the registry flow, audited
+    assert "champion -> version 2; rollback -> version 1" in out
+    for action in ("create_model", "register", "promote", "set_alias", "rollback"):
+        assert action in out
+    assert (tmp_path / "glmops.db").is_file()
     assert "chosen alpha" in out and "selected" in out and "cv_curve.png" in out
     assert "breast cancer" in out and "wine" in out and "calibration.png" in out
 

@@ -25,7 +25,9 @@ def _public_objects() -> list[str]:
             continue
         names.append(f"glmops.{name}")
         if inspect.isclass(obj):
-            for method in ("fit", "predict"):
+            methods = ("fit", "predict", "predict_proba", "decision_function", "transform")
+            methods += ("explain", "validate", "save") if obj is glmops.Model else ()
+            for method in methods:
                 if method in vars(obj):
                     names.append(f"glmops.{name}.{method}")
     return names

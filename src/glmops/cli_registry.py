@@ -1,0 +1,323 @@
+"""``glmops registry ...``: the registry from the command line (a thin shell over Registry).
+
+The registry comes from ``--config`` (its ``registry:`` section and each
+model's ``gates:``), else from ``GLMOPS_REGISTRY_URL`` / ``GLMOPS_ARTIFACT_ROOT``,
+else the embedded defaults. The actor is ``GLMOPS_ACTOR`` or the OS user.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from glmops.errors import GateFailed, GlmopsError
+
+__all__ = ["registry_app"]
+
+registry_app = typer.Typer(
+    help="Versions, aliases, promotion gates, rollback and the audit log.",
+    no_args_is_help=True,
+)
+alias_app = typer.Typer(help="Set or remove aliases (challenger, shadow, canary, ...).")
+registry_app.add_typer(alias_app, name="alias")
+console = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="glmops.yaml with a registry section.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _open(config: Path | None) -> Any:
+    from glmops.registry import Registry
+
+    if config is None and Path("glmops.yaml").is_file():
+        config = Path("glmops.yaml")
+    if config is None:
+        return Registry()
+    from glmops.config import load_config, registry_url
+
+    cfg = load_config(config)
+    reg = cfg.registry
+    return Registry(
+        registry_url(cfg),
+        cfg.resolve(reg.artifact_root),
+        roles=reg.roles,
+        gates={name: m.gates for name, m in cfg.models.items()},
+        require_approval=reg.require_approval,
+    )
+
+
+def _fail(exc: BaseException) -> None:
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(code=2 if isinstance(exc, GlmopsError | ValueError) else 1)
+
+
+def _run(config: Path | None, action: Any) -> Any:
+    try:
+        registry = _open(config)
+    except (GlmopsError, ValueError) as exc:
+        _fail(exc)
+    try:
+        return action(registry)
+    except GateFailed as exc:
+        console.print(f"[bold red]promotion blocked:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=3) from None
+    except (GlmopsError, ValueError) as exc:
+        _fail(exc)
+    finally:
+        registry.close()
+
+
+def _print_version(info: Any, json_output: bool) -> None:
+    if json_output:
+        out.print_json(json.dumps(info.to_dict(), default=str))
+        return
+    aliases = f" [{', '.join(info.aliases)}]" if info.aliases else ""
+    out.print(
+        f"{info.ref}{aliases}  {info.status}  digest {info.digest[:16]}  "
+        f"by {info.created_by} at {info.created_at:%Y-%m-%d %H:%M:%S}",
+        highlight=False,
+    )
+
+
+@registry_app.command()
+def register(
+    name: str,
+    artifact: Path,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Register an artifact as the next version of NAME."""
+    info = _run(config, lambda r: r.register(name, artifact))
+    _print_version(info, json_output)
+
+
+@registry_app.command("list")
+def list_models(
+    name: Annotated[str | None, typer.Argument(help="List this model's versions.")] = None,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List models, or the versions of one model."""
+    if name is None:
+        models = _run(config, lambda r: r.list_models())
+        if json_output:
+            out.print_json(json.dumps(models, default=str))
+            return
+        table = Table(title="models")
+        for col in ("name", "task", "versions", "aliases"):
+            table.add_column(col)
+        for m in models:
+            aliases = ", ".join(f"{a}->{v}" for a, v in m["aliases"].items())
+            table.add_row(m["name"], m["task"], str(m["versions"]), aliases)
+        out.print(table)
+        return
+    versions = _run(config, lambda r: r.list_versions(name))
+    if json_output:
+        out.print_json(json.dumps([v.to_dict() for v in versions], default=str))
+        return
+    table = Table(title=f"versions of {name}")
+    for col in ("version", "aliases", "status", "digest", "created", "by", "roc_auc/rmse"):
+        table.add_column(col)
+    for v in versions:
+        headline = v.metrics.get("roc_auc", v.metrics.get("roc_auc_macro", v.metrics.get("rmse")))
+        table.add_row(
+            str(v.version),
+            ", ".join(v.aliases),
+            v.status,
+            v.digest[:12],
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            v.created_by,
+            f"{headline:.4f}" if isinstance(headline, float) else "-",
+        )
+    out.print(table)
+
+
+@registry_app.command()
+def show(ref: str, config: ConfigOption = None, json_output: JsonOption = False) -> None:
+    """Show one version (name@champion, name@3, name@latest)."""
+    info = _run(config, lambda r: r.resolve(ref))
+    if json_output:
+        _print_version(info, True)
+        return
+    _print_version(info, False)
+    for key, value in sorted(info.params.items()):
+        out.print(f"  {key}: {value}", highlight=False)
+    metrics = {k: v for k, v in info.metrics.items() if isinstance(v, int | float)}
+    out.print("  holdout: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
+
+
+@registry_app.command()
+def diff(
+    ref_a: str, ref_b: str, config: ConfigOption = None, json_output: JsonOption = False
+) -> None:
+    """Compare two versions: params, metrics, features, coefficients."""
+    result = _run(config, lambda r: r.diff(ref_a, ref_b))
+    if json_output:
+        out.print_json(json.dumps(result, default=str))
+        return
+    out.print(f"{result['a']['ref']} -> {result['b']['ref']}", highlight=False)
+    for key, v in result["params"].items():
+        out.print(f"  param {key}: {v['a']} -> {v['b']}", highlight=False)
+    for key, v in result["metrics"].items():
+        out.print(f"  {key}: {v['a']:.4g} -> {v['b']:.4g} ({v['change']:+.4g})", highlight=False)
+    feats = result["features"]
+    if feats["added"] or feats["removed"]:
+        out.print(f"  features added {feats['added']}, removed {feats['removed']}")
+    table = Table(title="largest coefficient changes")
+    for col in ("feature", "a", "b", "change"):
+        table.add_column(col)
+    for c in result["coefficients"][:10]:
+        table.add_row(c["name"], f"{c['a']:.4g}", f"{c['b']:.4g}", f"{c['change']:+.4g}")
+    out.print(table)
+
+
+@alias_app.command("set")
+def alias_set(
+    name: str,
+    alias: str,
+    version: int,
+    weight: Annotated[float | None, typer.Option(help="Traffic share (canary).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Point NAME@ALIAS at VERSION."""
+    info = _run(config, lambda r: r.set_alias(name, alias, version, weight=weight, reason=reason))
+    _print_version(info, False)
+
+
+@alias_app.command("unset")
+def alias_unset(
+    name: str,
+    alias: str,
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Remove NAME@ALIAS."""
+    _run(config, lambda r: r.unset_alias(name, alias, reason=reason))
+    out.print(f"removed {name}@{alias}", highlight=False)
+
+
+@registry_app.command()
+def promote(
+    name: str,
+    version: int,
+    alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    data: Annotated[
+        Path | None, typer.Option(help="Labelled data both versions are gated on.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Override failing gates (needs --reason).")] = False,
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Promote VERSION to champion (or --alias) if it passes the gates."""
+    info = _run(
+        config,
+        lambda r: r.promote(
+            name, version, alias=alias, force=force, reason=reason, evaluation_data=data
+        ),
+    )
+    _print_version(info, False)
+
+
+@registry_app.command()
+def rollback(
+    name: str,
+    alias: Annotated[str, typer.Option(help="Alias to roll back.")] = "champion",
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Point NAME@champion back at the previous champion."""
+    info = _run(config, lambda r: r.rollback(name, alias=alias, reason=reason))
+    _print_version(info, False)
+
+
+@registry_app.command()
+def approve(
+    name: str,
+    version: int,
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Approve VERSION (by an approver who did not register it)."""
+    _print_version(_run(config, lambda r: r.approve(name, version, reason=reason)), False)
+
+
+@registry_app.command()
+def archive(
+    name: str,
+    version: int,
+    reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Archive VERSION (it must hold no alias)."""
+    _print_version(_run(config, lambda r: r.archive(name, version, reason=reason)), False)
+
+
+@registry_app.command()
+def history(
+    name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    limit: Annotated[int, typer.Option(help="Newest N events.")] = 50,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print the audit log, newest first."""
+    events = _run(config, lambda r: r.history(name, limit=limit))
+    if json_output:
+        out.print_json(json.dumps(events, default=str))
+        return
+    table = Table(title="audit log")
+    for col in ("time", "actor", "action", "subject", "change", "reason"):
+        table.add_column(col)
+    for e in events:
+        subject = e["model"] + (f"@{e['version']}" if e["version"] is not None else "")
+        if e["alias"]:
+            subject += f" ({e['alias']})"
+        change = ""
+        if e["before"] or e["after"]:
+            b = e["before"].get("version", e["before"].get("status", ""))
+            a = e["after"].get("version", e["after"].get("status", ""))
+            change = f"{b if b != '' else '-'} -> {a}"
+            if e["after"].get("forced"):
+                change += " (forced)"
+        table.add_row(e["time"][:19], e["actor"], e["action"], subject, change, e["reason"])
+    out.print(table)
+
+
+@registry_app.command()
+def verify(config: ConfigOption = None) -> None:
+    """Check every registered artifact's files and digest."""
+    problems = _run(config, lambda r: r.verify())
+    if problems:
+        for problem in problems:
+            console.print(f"[red]{escape(problem)}[/]")
+        raise typer.Exit(code=1)
+    out.print("registry verified: every artifact intact")
+
+
+@registry_app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Remove stored artifacts that no version references."""
+    removed = _run(config, lambda r: r.gc(dry_run=dry_run))
+    verb = "would remove" if dry_run else "removed"
+    out.print(f"{verb} {len(removed)} unreferenced artifact(s)")
+
+
+@registry_app.command()
+def upgrade(config: ConfigOption = None) -> None:
+    """Apply pending schema migrations (also done automatically on first use)."""
+    from glmops.registry.db import current_revision
+
+    revision = _run(config, lambda r: current_revision(r.engine))
+    out.print(f"registry schema at revision {revision}")

@@ -1,0 +1,4 @@
+"""Alembic migrations of the registry schema.
+
+Applied on first use and by ``glmops registry upgrade``.
+"""

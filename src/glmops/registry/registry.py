@@ -1,0 +1,1010 @@
+"""The model registry: immutable versions, movable aliases, an append-only audit log.
+
+Every write runs in one database transaction together with its audit event,
+so the log and the state never disagree. Artifacts are stored
+content-addressed before their version row is committed: a crash leaves
+either a complete version or none visible (plus, at worst, an unreferenced
+artifact that :meth:`Registry.gc` removes).
+
+Models are named everywhere as ``name@champion``, ``name@3`` or
+``name@latest``; a bare ``name`` means ``name@champion``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from glmops.errors import (
+    AliasConflict,
+    ArtifactError,
+    ChecksumMismatch,
+    GateFailed,
+    InvalidInputError,
+    ModelNotFound,
+    RegistryError,
+)
+from glmops.registry.artifacts import ArtifactStore
+from glmops.registry.auth import AccessPolicy
+from glmops.registry.db import ensure_schema, make_engine, with_retries
+
+if TYPE_CHECKING:
+    from glmops.registry.gates import GateRule
+from glmops.registry.tables import AliasRow, EventRow, ModelRow, VersionRow
+
+__all__ = ["Registry", "VersionInfo", "default_actor", "parse_ref"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+RESERVED_ALIASES = frozenset({"latest"})
+DEFAULT_URL = "sqlite:///./glmops.db"
+DEFAULT_ROOT = "./glmops-artifacts"
+
+
+def default_actor() -> str:
+    """Return who is acting: ``GLMOPS_ACTOR`` if set, else the OS user."""
+    actor = os.environ.get("GLMOPS_ACTOR")
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _check_model_name(name: str) -> str:
+    if not isinstance(name, str) or not MODEL_NAME.match(name):
+        raise InvalidInputError(
+            f"Invalid model name {name!r}: start with a letter; letters, digits, '_', '-', '.'; "
+            "at most 64 characters.",
+            field="name",
+            expected="a model name like 'churn' or 'credit-risk.v2'",
+            got=name,
+        )
+    return name
+
+
+def _check_alias_name(alias: str) -> str:
+    if (
+        not isinstance(alias, str)
+        or not ALIAS_NAME.match(alias)
+        or alias in RESERVED_ALIASES
+        or alias.isdigit()
+    ):
+        raise InvalidInputError(
+            f"Invalid alias {alias!r}: lower-case letters, digits, '_', '-', starting with a "
+            f"letter; not {sorted(RESERVED_ALIASES)}.",
+            field="alias",
+            expected="an alias like 'champion' or 'challenger'",
+            got=alias,
+        )
+    return alias
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """Split ``name@selector`` into (name, selector); a bare name selects ``champion``."""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidInputError(
+            f"Invalid model reference {ref!r}.",
+            field="model",
+            expected="name, name@alias, name@<version> or name@latest",
+            got=ref,
+        )
+    name, _, selector = ref.partition("@")
+    _check_model_name(name)
+    return name, selector or "champion"
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A registered version, as the registry reports it."""
+
+    model: str
+    version: int
+    digest: str
+    task: str
+    status: str
+    created_by: str
+    created_at: dt.datetime
+    aliases: tuple[str, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+    data_fingerprint: str = ""
+    approved_by: str | None = None
+    artifact_path: Path | None = None
+
+    @property
+    def ref(self) -> str:
+        """Return ``name@version``."""
+        return f"{self.model}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready values."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "digest": self.digest,
+            "task": self.task,
+            "status": self.status,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "aliases": list(self.aliases),
+            "metrics": self.metrics,
+            "params": self.params,
+            "data_fingerprint": self.data_fingerprint,
+            "approved_by": self.approved_by,
+        }
+
+
+def _approval_missing(candidate: VersionInfo) -> Any:
+    from glmops.registry.gates import GateResult
+
+    return GateResult(
+        "approved by an approver (not its creator)",
+        candidate.approved_by,
+        None,
+        None,
+        False,
+        "not approved",
+    )
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+class Registry:
+    """Versions, aliases and the audit log of models, in SQLite or PostgreSQL.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL (default ``GLMOPS_REGISTRY_URL`` or ``sqlite:///./glmops.db``).
+    artifact_root : str or Path, optional
+        Where artifacts are stored (default ``GLMOPS_ARTIFACT_ROOT`` or ``./artifacts``).
+    actor : str, optional
+        Who acts (default :func:`default_actor`); recorded in every event.
+    timeout_s : float, default=10.0
+        Lock / connect timeout of the database.
+    roles : mapping of str to list of str, optional
+        Actor -> roles (reader, trainer, approver, admin); None: single-user
+        mode, the actor may do everything (still recorded).
+    gates : mapping of str to list of GateRule, optional
+        Promotion rules per model name.
+    require_approval : bool, default=False
+        A version must be approved (by an approver who did not register it)
+        before it can become champion.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        artifact_root: str | os.PathLike[str] | None = None,
+        *,
+        actor: str | None = None,
+        timeout_s: float = 10.0,
+        roles: Mapping[str, Iterable[str]] | None = None,
+        gates: Mapping[str, Sequence[GateRule]] | None = None,
+        require_approval: bool = False,
+    ) -> None:
+        self.url = url or os.environ.get("GLMOPS_REGISTRY_URL") or DEFAULT_URL
+        root = artifact_root or os.environ.get("GLMOPS_ARTIFACT_ROOT") or DEFAULT_ROOT
+        self.store = ArtifactStore(root)
+        self.actor = actor or default_actor()
+        self.policy = AccessPolicy.from_mapping(roles)
+        self.gates = {k: list(v) for k, v in (gates or {}).items()}
+        self.require_approval = require_approval
+        self.engine = make_engine(self.url, timeout_s=timeout_s)
+        ensure_schema(self.engine)
+        self._cache: dict[str, Any] = {}
+        self._cache_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        writer = self.engine.execution_options(glmops_write=True)
+        with Session(writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def _write(self, what: str, fn: Callable[[Session], T]) -> T:
+        def attempt() -> T:
+            with self._session() as session:
+                return fn(session)
+
+        return with_retries(attempt, what=what)
+
+    def _read(self, what: str, fn: Callable[[Session], T]) -> T:
+        def attempt() -> T:
+            with Session(self.engine) as session:
+                return fn(session)
+
+        return with_retries(attempt, what=what)
+
+    def _event(
+        self,
+        session: Session,
+        action: str,
+        model: str,
+        *,
+        actor: str | None,
+        version: int | None = None,
+        alias: str | None = None,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        reason: str = "",
+    ) -> None:
+        session.add(
+            EventRow(
+                actor=actor or self.actor,
+                action=action,
+                model=model,
+                version=version,
+                alias=alias,
+                before=before or {},
+                after=after or {},
+                reason=reason,
+            )
+        )
+
+    @staticmethod
+    def _model_row(session: Session, name: str, *, lock: bool = False) -> ModelRow:
+        query = sa.select(ModelRow).where(ModelRow.name == name)
+        if lock:
+            query = query.with_for_update()
+        row = session.scalars(query).first()
+        if row is None:
+            raise ModelNotFound(f"No model named {name!r} in the registry.")
+        return row
+
+    @staticmethod
+    def _version_row(session: Session, model: ModelRow, number: int) -> VersionRow:
+        row = session.scalars(
+            sa.select(VersionRow).where(
+                VersionRow.model_id == model.id, VersionRow.version == number
+            )
+        ).first()
+        if row is None:
+            raise ModelNotFound(f"Model {model.name!r} has no version {number}.")
+        return row
+
+    @staticmethod
+    def _alias_row(session: Session, model: ModelRow, alias: str) -> AliasRow | None:
+        return session.scalars(
+            sa.select(AliasRow).where(AliasRow.model_id == model.id, AliasRow.name == alias)
+        ).first()
+
+    def _resolve_row(self, session: Session, ref: str) -> tuple[ModelRow, VersionRow]:
+        name, selector = parse_ref(ref)
+        model = self._model_row(session, name)
+        if selector == "latest":
+            row = session.scalars(
+                sa.select(VersionRow)
+                .where(VersionRow.model_id == model.id, VersionRow.status != "archived")
+                .order_by(VersionRow.version.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                raise ModelNotFound(f"Model {name!r} has no active version.")
+            return model, row
+        if selector.isdigit():
+            return model, self._version_row(session, model, int(selector))
+        alias = self._alias_row(session, model, selector)
+        if alias is None:
+            raise ModelNotFound(f"Model {name!r} has no alias {selector!r}.")
+        version = session.get(VersionRow, alias.version_id)
+        assert version is not None
+        return model, version
+
+    def _info(self, session: Session, model: ModelRow, row: VersionRow) -> VersionInfo:
+        aliases = session.scalars(
+            sa.select(AliasRow.name).where(AliasRow.version_id == row.id).order_by(AliasRow.name)
+        ).all()
+        return VersionInfo(
+            model=model.name,
+            version=row.version,
+            digest=row.artifact_digest,
+            task=row.task,
+            status=row.status,
+            created_by=row.created_by,
+            created_at=_utc(row.created_at),
+            aliases=tuple(aliases),
+            metrics=row.metrics,
+            params=row.params,
+            features=row.features,
+            data_fingerprint=row.data_fingerprint,
+            approved_by=row.approved_by,
+            artifact_path=self.store.path_for(row.artifact_digest),
+        )
+
+    # -- writes ----------------------------------------------------------------------
+
+    def _ensure_model(self, name: str, task: str, actor: str, description: str) -> None:
+        """Create the model row (and its event) unless it exists; safe under races.
+
+        On PostgreSQL ``SELECT ... FOR UPDATE`` locks nothing while the row does
+        not exist, so concurrent first registrations would all insert it: the
+        insert runs in its own transaction and a unique-violation means
+        another writer won, which is fine.
+        """
+
+        def create(session: Session) -> None:
+            exists = session.scalar(sa.select(ModelRow.id).where(ModelRow.name == name))
+            if exists is not None:
+                return
+            session.add(ModelRow(name=name, task=task, created_by=actor, description=description))
+            session.flush()
+            self._event(session, "create_model", name, actor=actor, after={"task": task})
+
+        try:
+            self._write(f"creating {name}", create)
+        except sa.exc.IntegrityError:
+            logger.debug("model %s was created concurrently", name)
+
+    def register(
+        self,
+        name: str,
+        artifact: str | os.PathLike[str],
+        *,
+        actor: str | None = None,
+        description: str = "",
+    ) -> VersionInfo:
+        """Register the artifact at ``artifact`` as the next version of ``name``.
+
+        The artifact is verified and stored content-addressed first; the
+        version row and its ``register`` event are committed together.
+
+        Parameters
+        ----------
+        name : str
+            Model name (created on first registration).
+        artifact : str or PathLike
+            A glmops artifact directory or ``.zip``.
+        actor : str, optional
+            Who registers (default: the registry's actor).
+        description : str, default=""
+            Description of a newly created model.
+
+        Returns
+        -------
+        VersionInfo
+        """
+        _check_model_name(name)
+        who = actor or self.actor
+        self.policy.check(who, "register")
+        from glmops.artifact import read_artifact
+
+        digest, path = self.store.put(artifact)
+        size = sum(f.stat().st_size for f in path.iterdir())
+        loaded = read_artifact(path, verify=False)  # just verified by put()
+        model_json = loaded.model
+        meta = model_json.get("metadata", {})
+        task = str(model_json.get("task", ""))
+        facts = {
+            "metrics": meta.get("metrics", {}).get("holdout", {}),
+            "params": meta.get("hyperparameters", {}),
+            "features": {
+                "inputs": [c["name"] for c in model_json["preprocessor"]["schema"]["columns"]],
+                "outputs": model_json.get("feature_names_out", []),
+            },
+            "data_fingerprint": meta.get("lineage", {}).get("data_fingerprint", "") or "",
+        }
+
+        self._ensure_model(name, task, who, description)
+
+        def write(session: Session) -> VersionInfo:
+            # the model row exists now; locking it serialises version numbering
+            model = self._model_row(session, name, lock=True)
+            if model.task != task:
+                raise AliasConflict(
+                    f"Model {name!r} is a {model.task} model; this artifact is {task}."
+                )
+            latest = session.scalar(
+                sa.select(sa.func.max(VersionRow.version)).where(VersionRow.model_id == model.id)
+            )
+            row = VersionRow(
+                model_id=model.id,
+                version=(latest or 0) + 1,
+                artifact_digest=digest,
+                artifact_uri=f"sha256:{digest}",
+                size_bytes=size,
+                task=task,
+                created_by=who,
+                **facts,
+            )
+            session.add(row)
+            session.flush()
+            self._event(
+                session,
+                "register",
+                name,
+                actor=who,
+                version=row.version,
+                after={"digest": digest, "status": "registered"},
+            )
+            return self._info(session, model, row)
+
+        info = self._write(f"registering {name}", write)
+        logger.info("registered %s (digest %s)", info.ref, digest[:12])
+        return info
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        weight: float | None = None,
+        reason: str = "",
+        actor: str | None = None,
+        action: str = "set_alias",
+        details: Mapping[str, Any] | None = None,
+    ) -> VersionInfo:
+        """Point ``name@alias`` at ``version`` (audited with the previous target)."""
+        _check_model_name(name)
+        _check_alias_name(alias)
+        self.policy.check(actor or self.actor, "promote" if action == "promote" else "alias")
+        if weight is not None and not 0.0 <= weight <= 1.0:
+            raise InvalidInputError(
+                f"Alias weight must be in [0, 1]; got {weight!r}.",
+                field="weight",
+                expected="a share in [0, 1]",
+                got=weight,
+            )
+
+        def write(session: Session) -> VersionInfo:
+            model = self._model_row(session, name, lock=True)
+            row = self._version_row(session, model, int(version))
+            if row.status == "archived":
+                raise AliasConflict(f"{name}@{version} is archived; an alias cannot point at it.")
+            current = self._alias_row(session, model, alias)
+            before: dict[str, Any] = {}
+            if current is not None:
+                old = session.get(VersionRow, current.version_id)
+                before = {"version": old.version if old else None, "weight": current.weight}
+                current.version_id = row.id
+                current.weight = weight
+                current.updated_by = actor or self.actor
+                current.updated_at = dt.datetime.now(dt.UTC)
+            else:
+                session.add(
+                    AliasRow(
+                        model_id=model.id,
+                        name=alias,
+                        version_id=row.id,
+                        weight=weight,
+                        updated_by=actor or self.actor,
+                    )
+                )
+            session.flush()
+            self._event(
+                session,
+                action,
+                name,
+                actor=actor,
+                version=row.version,
+                alias=alias,
+                before=before,
+                after={"version": row.version, "weight": weight, **(details or {})},
+                reason=reason,
+            )
+            return self._info(session, model, row)
+
+        return self._write(f"setting {name}@{alias}", write)
+
+    def unset_alias(
+        self, name: str, alias: str, *, reason: str = "", actor: str | None = None
+    ) -> None:
+        """Remove ``name@alias`` (audited)."""
+        _check_model_name(name)
+        _check_alias_name(alias)
+        self.policy.check(actor or self.actor, "alias")
+
+        def write(session: Session) -> None:
+            model = self._model_row(session, name, lock=True)
+            current = self._alias_row(session, model, alias)
+            if current is None:
+                raise ModelNotFound(f"Model {name!r} has no alias {alias!r}.")
+            old = session.get(VersionRow, current.version_id)
+            session.delete(current)
+            self._event(
+                session,
+                "unset_alias",
+                name,
+                actor=actor,
+                version=old.version if old else None,
+                alias=alias,
+                before={"version": old.version if old else None, "weight": current.weight},
+                reason=reason,
+            )
+
+        self._write(f"removing {name}@{alias}", write)
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        alias: str = "champion",
+        reason: str = "",
+        force: bool = False,
+        gates: Sequence[GateRule] | None = None,
+        evaluation_data: Any = None,
+        actor: str | None = None,
+    ) -> VersionInfo:
+        """Make ``version`` the ``alias`` (champion by default) if it passes the gates.
+
+        The gates (``gates`` or the registry's rules for ``name``) compare the
+        candidate with the version the alias holds now: on ``evaluation_data``
+        (a file or frame with the target) when given, through both models' own
+        pipelines; else on their registered holdout metrics. With
+        ``require_approval``, a new champion must be approved. A failure raises
+        :class:`~glmops.errors.GateFailed` with the table of rules; ``force``
+        overrides it, needs a ``reason``, and the override is audited.
+
+        Parameters
+        ----------
+        name : str
+            Model name.
+        version : int
+            The candidate version.
+        alias : str, default="champion"
+            The alias to move.
+        reason : str, default=""
+            Why (recorded; required with ``force``).
+        force : bool, default=False
+            Promote even if gates fail.
+        gates : list of GateRule, optional
+            Rules to apply instead of the registry's.
+        evaluation_data : path, frame or table, optional
+            Labelled rows both versions are scored on.
+        actor : str, optional
+            Who promotes.
+
+        Returns
+        -------
+        VersionInfo
+        """
+        from glmops.registry.gates import evaluate_gates, format_gate_table  # pydantic: here
+
+        who = actor or self.actor
+        self.policy.check(who, "promote")
+        if force and not reason.strip():
+            raise InvalidInputError(
+                "A forced promotion needs a reason (it is recorded in the audit log).",
+                field="reason",
+                expected="a non-empty reason",
+                got=reason,
+            )
+        candidate = self.resolve(f"{name}@{int(version)}")
+        try:
+            current: VersionInfo | None = self.resolve(f"{name}@{alias}")
+        except ModelNotFound:
+            current = None
+        rules = list(gates) if gates is not None else self.gates.get(name, [])
+        cand_metrics, champ_metrics = candidate.metrics, current.metrics if current else None
+        source = "registered holdout metrics"
+        if evaluation_data is not None and rules:
+            from glmops.model_report import evaluate_model
+
+            cand_metrics = evaluate_model(self.load(candidate.ref), evaluation_data)["metrics"][
+                "data"
+            ]
+            if current is not None:
+                champ_metrics = evaluate_model(self.load(current.ref), evaluation_data)["metrics"][
+                    "data"
+                ]
+            source = "the evaluation data"
+        results = evaluate_gates(
+            rules,
+            candidate=cand_metrics,
+            champion=champ_metrics,
+            candidate_features=candidate.features.get("inputs", []),
+            champion_features=current.features.get("inputs", []) if current else [],
+            approved=candidate.approved_by is not None,
+        )
+        problems = [r for r in results if not r.passed]
+        if self.require_approval and alias == "champion" and candidate.approved_by is None:
+            problems.append(
+                _approval_missing(candidate),
+            )
+            results.append(problems[-1])
+        if problems and not force:
+            table = format_gate_table(results)
+            raise GateFailed(
+                f"{candidate.ref} cannot become {name}@{alias}: {len(problems)} rule(s) "
+                f"failed on {source}.\n{table}",
+                results=[r.to_dict() for r in results],
+            )
+        details = {
+            "gates": [r.to_dict() for r in results],
+            "gates_source": source,
+            "forced": bool(force and problems),
+        }
+        return self.set_alias(
+            name,
+            alias,
+            version,
+            reason=reason,
+            actor=who,
+            action="promote",
+            details=details,
+        )
+
+    def approve(
+        self, name: str, version: int, *, reason: str = "", actor: str | None = None
+    ) -> VersionInfo:
+        """Record that an approver (not the version's creator) approves ``version``."""
+        who = actor or self.actor
+        self.policy.check(who, "approve")
+
+        def write(session: Session) -> VersionInfo:
+            model = self._model_row(session, name, lock=True)
+            row = self._version_row(session, model, int(version))
+            if row.status == "archived":
+                raise AliasConflict(f"{name}@{version} is archived; it cannot be approved.")
+            if row.created_by == who:
+                raise AliasConflict(
+                    f"{who!r} registered {name}@{version} and cannot approve it; "
+                    "approval needs a second person."
+                )
+            row.approved_by = who
+            row.approved_at = dt.datetime.now(dt.UTC)
+            row.status = "approved"
+            self._event(
+                session,
+                "approve",
+                name,
+                actor=who,
+                version=row.version,
+                before={"status": "registered"},
+                after={"status": "approved", "approved_by": who},
+                reason=reason,
+            )
+            return self._info(session, model, row)
+
+        return self._write(f"approving {name}@{version}", write)
+
+    def diff(self, ref_a: str, ref_b: str, *, top: int = 20) -> dict[str, Any]:
+        """Compare two versions: params, metrics, input features and coefficients.
+
+        Parameters
+        ----------
+        ref_a, ref_b : str
+            The versions (``name@3``, ``name@champion``...).
+        top : int, default=20
+            How many coefficients (largest change first) to list.
+
+        Returns
+        -------
+        dict
+            ``a``, ``b`` (refs and digests), ``params``/``metrics`` (changed
+            keys with both values), ``features`` (added, removed) and
+            ``coefficients`` (name, a, b, change).
+        """
+        a, b = self.resolve(ref_a), self.resolve(ref_b)
+        params = {
+            k: {"a": a.params.get(k), "b": b.params.get(k)}
+            for k in sorted(set(a.params) | set(b.params))
+            if a.params.get(k) != b.params.get(k)
+        }
+        metrics = {}
+        for k in sorted(set(a.metrics) | set(b.metrics)):
+            va, vb = a.metrics.get(k), b.metrics.get(k)
+            if isinstance(va, int | float) and isinstance(vb, int | float) and va != vb:
+                metrics[k] = {"a": va, "b": vb, "change": vb - va}
+        fa, fb = a.features.get("inputs", []), b.features.get("inputs", [])
+        model_a, model_b = self.load(a.ref), self.load(b.ref)
+        coef_a = dict(zip(model_a.feature_names_out, model_a.coef[0], strict=True))
+        coef_b = dict(zip(model_b.feature_names_out, model_b.coef[0], strict=True))
+        names = sorted(set(coef_a) | set(coef_b))
+        changes = [
+            {
+                "name": n,
+                "a": float(coef_a.get(n, 0.0)),
+                "b": float(coef_b.get(n, 0.0)),
+                "change": float(coef_b.get(n, 0.0) - coef_a.get(n, 0.0)),
+            }
+            for n in names
+        ]
+        changes.sort(key=lambda c: -abs(c["change"]))
+        return {
+            "a": {"ref": a.ref, "digest": a.digest},
+            "b": {"ref": b.ref, "digest": b.digest},
+            "params": params,
+            "metrics": metrics,
+            "features": {
+                "added": sorted(set(fb) - set(fa)),
+                "removed": sorted(set(fa) - set(fb)),
+            },
+            "coefficients": changes[:top],
+            "n_nonzero": {
+                "a": int((model_a.coef != 0).any(axis=0).sum()),
+                "b": int((model_b.coef != 0).any(axis=0).sum()),
+            },
+        }
+
+    def rollback(
+        self, name: str, *, alias: str = "champion", reason: str = "", actor: str | None = None
+    ) -> VersionInfo:
+        """Point ``alias`` back at the version it held before its last move.
+
+        The previous target comes from the audit log (the last event that
+        moved this alias onto its current version).
+        """
+        _check_model_name(name)
+        _check_alias_name(alias)
+        self.policy.check(actor or self.actor, "rollback")
+
+        def write(session: Session) -> VersionInfo:
+            model = self._model_row(session, name, lock=True)
+            current = self._alias_row(session, model, alias)
+            if current is None:
+                raise ModelNotFound(f"Model {name!r} has no alias {alias!r} to roll back.")
+            now = session.get(VersionRow, current.version_id)
+            assert now is not None
+            moves = session.scalars(
+                sa.select(EventRow)
+                .where(
+                    EventRow.model == name,
+                    EventRow.alias == alias,
+                    EventRow.action.in_(("set_alias", "promote", "rollback", "unset_alias")),
+                )
+                .order_by(EventRow.id)
+            ).all()
+            # replay the alias's moves: a set/promote pushes, a rollback pops, so repeated
+            # rollbacks walk further back (3 -> 2 -> 1), never ping-pong
+            stack: list[int] = []
+            for move in moves:
+                if move.action == "unset_alias":
+                    stack = []
+                elif move.action == "rollback":
+                    if stack:
+                        stack.pop()
+                else:
+                    stack.append(int(move.after["version"]))
+            previous = stack[-2] if len(stack) >= 2 else None
+            if previous is None:
+                raise AliasConflict(
+                    f"{name}@{alias} has no previous version to roll back to (it is at "
+                    f"version {now.version} since it was first set)."
+                )
+            target = self._version_row(session, model, int(previous))
+            if target.status == "archived":
+                raise AliasConflict(
+                    f"Cannot roll {name}@{alias} back to version {previous}: it is archived."
+                )
+            current.version_id = target.id
+            current.updated_by = actor or self.actor
+            current.updated_at = dt.datetime.now(dt.UTC)
+            self._event(
+                session,
+                "rollback",
+                name,
+                actor=actor,
+                version=target.version,
+                alias=alias,
+                before={"version": now.version, "weight": current.weight},
+                after={"version": target.version, "weight": current.weight},
+                reason=reason,
+            )
+            return self._info(session, model, target)
+
+        return self._write(f"rolling back {name}@{alias}", write)
+
+    def archive(
+        self, name: str, version: int, *, reason: str = "", actor: str | None = None
+    ) -> VersionInfo:
+        """Retire a version: it can no longer be aliased (it must hold no alias)."""
+        _check_model_name(name)
+        self.policy.check(actor or self.actor, "archive")
+
+        def write(session: Session) -> VersionInfo:
+            model = self._model_row(session, name, lock=True)
+            row = self._version_row(session, model, int(version))
+            aliases = session.scalars(
+                sa.select(AliasRow.name).where(AliasRow.version_id == row.id)
+            ).all()
+            if aliases:
+                raise AliasConflict(
+                    f"{name}@{version} is still {', '.join(sorted(aliases))}; move or remove "
+                    "those aliases before archiving it."
+                )
+            if row.status == "archived":
+                raise AliasConflict(f"{name}@{version} is already archived.")
+            before = row.status
+            row.status = "archived"
+            self._event(
+                session,
+                "archive",
+                name,
+                actor=actor,
+                version=row.version,
+                before={"status": before},
+                after={"status": "archived"},
+                reason=reason,
+            )
+            return self._info(session, model, row)
+
+        return self._write(f"archiving {name}@{version}", write)
+
+    # -- reads -----------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> VersionInfo:
+        """Return the version ``ref`` names (``name@champion``, ``name@3``, ``name@latest``)."""
+        return self._read(f"resolving {ref}", lambda s: self._info(s, *self._resolve_row(s, ref)))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """Return every model with its version count and aliases."""
+
+        def read(session: Session) -> list[dict[str, Any]]:
+            out = []
+            for model in session.scalars(sa.select(ModelRow).order_by(ModelRow.name)):
+                count = session.scalar(
+                    sa.select(sa.func.count()).where(VersionRow.model_id == model.id)
+                )
+                aliases = session.execute(
+                    sa.select(AliasRow.name, VersionRow.version)
+                    .join(VersionRow, AliasRow.version_id == VersionRow.id)
+                    .where(AliasRow.model_id == model.id)
+                    .order_by(AliasRow.name)
+                ).all()
+                out.append(
+                    {
+                        "name": model.name,
+                        "task": model.task,
+                        "versions": int(count or 0),
+                        "aliases": {a: v for a, v in aliases},
+                        "created_by": model.created_by,
+                        "created_at": _utc(model.created_at).isoformat(),
+                    }
+                )
+            return out
+
+        return self._read("listing models", read)
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        """Return every version of ``name``, oldest first."""
+        _check_model_name(name)
+
+        def read(session: Session) -> list[VersionInfo]:
+            model = self._model_row(session, name)
+            rows = session.scalars(
+                sa.select(VersionRow)
+                .where(VersionRow.model_id == model.id)
+                .order_by(VersionRow.version)
+            ).all()
+            return [self._info(session, model, row) for row in rows]
+
+        return self._read(f"listing {name}", read)
+
+    def history(self, name: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Return audit events, newest first (of one model when ``name`` is given)."""
+
+        def read(session: Session) -> list[dict[str, Any]]:
+            query = sa.select(EventRow).order_by(EventRow.id.desc()).limit(limit)
+            if name is not None:
+                query = query.where(EventRow.model == name)
+            return [
+                {
+                    "id": e.id,
+                    "time": _utc(e.time).isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "model": e.model,
+                    "version": e.version,
+                    "alias": e.alias,
+                    "before": e.before,
+                    "after": e.after,
+                    "reason": e.reason,
+                }
+                for e in session.scalars(query)
+            ]
+
+        return self._read("reading the history", read)
+
+    def load(self, ref: str) -> Any:
+        """Return the :class:`~glmops.model.Model` that ``ref`` names, verified.
+
+        Every file's SHA-256 is checked on first load and the model digest
+        must equal the version's; later loads of the same digest come from
+        an in-process cache.
+        """
+        info = self.resolve(ref)
+        with self._cache_lock:
+            cached = self._cache.get(info.digest)
+        if cached is not None:
+            return cached
+        from glmops.model import load_model
+
+        path = self.store.path_for(info.digest)
+        try:
+            model = load_model(path)
+        except ChecksumMismatch as exc:
+            raise ChecksumMismatch(
+                f"{info.ref} (digest {info.digest[:12]}): {exc}", path=exc.path
+            ) from exc
+        except ArtifactError as exc:
+            raise RegistryError(
+                f"{info.ref} (digest {info.digest[:12]}): cannot load its artifact: {exc}"
+            ) from exc
+        if model.digest != info.digest:
+            raise ChecksumMismatch(
+                f"{info.ref}: the stored artifact's digest {str(model.digest)[:12]} is not the "
+                f"registered {info.digest[:12]}.",
+                path=str(path),
+            )
+        with self._cache_lock:
+            self._cache[info.digest] = model
+        return model
+
+    # -- maintenance -----------------------------------------------------------------
+
+    def verify(self) -> list[str]:
+        """Return every problem: missing or tampered artifacts of registered versions."""
+
+        def read(session: Session) -> list[tuple[str, int, str]]:
+            rows = session.execute(
+                sa.select(ModelRow.name, VersionRow.version, VersionRow.artifact_digest).join(
+                    ModelRow, VersionRow.model_id == ModelRow.id
+                )
+            ).all()
+            return [(str(n), int(v), str(d)) for n, v, d in rows]
+
+        problems = []
+        for name, version, digest in self._read("verifying", read):
+            for problem in self.store.verify(digest):
+                problems.append(f"{name}@{version}: {problem}")
+        return problems
+
+    def gc(self, *, dry_run: bool = False, min_age_s: float = 3600.0) -> list[str]:
+        """Remove stored artifacts no version references (left by interrupted registrations).
+
+        Only artifacts (and temporary copies) untouched for ``min_age_s``
+        seconds are removed, so a registration in flight in another process
+        (its artifact stored, its row not yet committed) keeps its files.
+        Returns the digests removed (or that would be, with ``dry_run``).
+        """
+        self.policy.check(self.actor, "gc")
+        referenced = set(
+            self._read(
+                "collecting garbage",
+                lambda s: list(s.scalars(sa.select(VersionRow.artifact_digest).distinct())),
+            )
+        )
+        orphans = [
+            d
+            for d in self.store.digests()
+            if d not in referenced and self.store.age_s(d) >= min_age_s
+        ]
+        if not dry_run:
+            for digest in orphans:
+                self.store.remove(digest)
+            self.store.gc_temp(older_than_s=min_age_s)
+        return orphans
