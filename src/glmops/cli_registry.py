@@ -46,12 +46,14 @@ def _open(config: Path | None) -> Any:
 
     cfg = load_config(config)
     reg = cfg.registry
+    root = reg.artifact_root
     return Registry(
         registry_url(cfg),
-        cfg.resolve(reg.artifact_root),
+        root if "://" in root else cfg.resolve(root),
         roles=reg.roles,
         gates={name: m.gates for name, m in cfg.models.items()},
         require_approval=reg.require_approval,
+        artifact_options=reg.artifact_options,
     )
 
 

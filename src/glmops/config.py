@@ -177,7 +177,8 @@ class RegistryConfig(_Strict):
     """Where versions are recorded and artifacts stored, and who may do what."""
 
     url: str = "sqlite:///./glmops.db"
-    artifact_root: str = "glmops-artifacts"
+    artifact_root: str = "glmops-artifacts"  # a directory, or any fsspec URL (s3://...)
+    artifact_options: dict[str, Any] = Field(default_factory=dict)  # fsspec storage options
     roles: dict[str, list[Literal["reader", "trainer", "approver", "admin"]]] | None = None
     require_approval: bool = False
 

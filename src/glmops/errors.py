@@ -142,7 +142,8 @@ class PermissionDenied(RegistryError):  # noqa: N818 (STYLE.md section 6)
 
 
 class RegistryUnavailable(RegistryError):  # noqa: N818 (STYLE.md section 6)
-    """The registry database could not be reached or stayed locked after retries."""
+    """The registry database or artifact store could not be reached (or stayed
+    locked) after retries."""
 
 
 if TYPE_CHECKING:

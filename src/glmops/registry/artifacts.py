@@ -1,41 +1,130 @@
 """Content-addressed artifact storage: ``<root>/<digest[:2]>/<digest>/``, written once.
 
-An artifact enters the store by copy into a temporary directory inside the
-root, then an atomic rename to its digest's path; a digest already present
-is never overwritten. A crash at any point leaves either the complete
-artifact or a temporary directory that :meth:`ArtifactStore.gc_temp` removes.
+Two backends behind one interface (:func:`open_store` picks by the root):
+
+- :class:`ArtifactStore`, a local directory (the default). An artifact
+  enters by copy into a temporary directory inside the root, then an atomic
+  rename to its digest's path. A crash leaves either the complete artifact
+  or a temporary directory that :meth:`ArtifactStore.gc_temp` removes.
+- :class:`RemoteArtifactStore`, any fsspec URL (``s3://bucket/prefix``,
+  ``gs://...``, ``abfs://...``, ``memory://...``). Object stores have no
+  rename, so the data files are uploaded first and ``MANIFEST.json`` last:
+  an artifact without its manifest is invisible (``has`` is false) and is
+  removed by ``gc`` once old. Loads read a verified local copy kept in a
+  content-addressed cache.
+
+A digest already present is never overwritten, in either backend.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import functools
+import inspect
+import json
 import logging
 import os
 import shutil
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from glmops.artifact import MANIFEST_FILE, artifact_digest, verify_artifact
-from glmops.errors import ArtifactError
+from glmops.errors import ArtifactError, ChecksumMismatch, GlmopsError, RegistryUnavailable
 
-__all__ = ["ArtifactStore"]
+__all__ = ["ArtifactStore", "RemoteArtifactStore", "Store", "open_store"]
 
 logger = logging.getLogger(__name__)
 
+_M = TypeVar("_M", bound=Callable[..., Any])
 _TMP_PREFIX = ".incoming-"
+_REUSED_SUFFIX = ".reused"  # remote: an empty object whose time marks a reuse
+
+
+class Store(Protocol):
+    """What the registry needs from an artifact store."""
+
+    @property
+    def location(self) -> str:
+        """The root, as a path or URL (for messages)."""
+
+    def uri_for(self, digest: str) -> str:
+        """Return where the artifact with this digest lives, as a path or URL."""
+
+    def local_path(self, digest: str) -> Path | None:
+        """Return the stored directory when it is on this file system, else None."""
+
+    def has(self, digest: str) -> bool:
+        """Return whether a complete artifact with this digest is stored."""
+
+    def put(self, source: str | os.PathLike[str]) -> tuple[str, Path]:
+        """Store a verified artifact; return (digest, a readable local copy)."""
+
+    def fetch(self, digest: str) -> Path:
+        """Return a local directory holding the stored artifact's files."""
+
+    def digests(self) -> Iterator[str]:
+        """Yield the digest of every stored (complete or partial) artifact."""
+
+    def verify(self, digest: str) -> list[str]:
+        """Return the problems of the stored artifact (empty when intact)."""
+
+    def age_s(self, digest: str) -> float:
+        """Return seconds since the artifact was written or last reused."""
+
+    def remove(self, digest: str) -> None:
+        """Delete a stored artifact (garbage collection only)."""
+
+    def gc_temp(self, older_than_s: float = 3600.0) -> int:
+        """Remove leftovers of interrupted writes; return how many."""
+
+
+def open_store(root: str | os.PathLike[str]) -> Store:
+    """Return the store for ``root``: a local directory, or any fsspec URL.
+
+    ``file://`` URLs and plain paths are local; any other ``scheme://`` goes
+    through fsspec (installed with glmops; the scheme's own package, such as
+    ``s3fs`` or ``gcsfs``, must be installed for its URLs).
+    """
+    text = os.fspath(root)
+    if "://" not in text:
+        return ArtifactStore(text)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme in ("file", "local"):
+        return ArtifactStore(text.split("://", 1)[1])
+    return RemoteArtifactStore(text)
 
 
 class ArtifactStore:
-    """Immutable artifacts under ``root``, addressed by their model digest."""
+    """Immutable artifacts under a local directory ``root``, addressed by digest."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().resolve()
 
+    @property
+    def location(self) -> str:
+        """The root directory, as a string."""
+        return str(self.root)
+
     def path_for(self, digest: str) -> Path:
         """Return where the artifact with this digest lives (it may not exist)."""
         return self.root / digest[:2] / digest
+
+    def uri_for(self, digest: str) -> str:
+        """Return the artifact's directory as a string."""
+        return str(self.path_for(digest))
+
+    def local_path(self, digest: str) -> Path | None:
+        """Return the artifact's directory."""
+        return self.path_for(digest)
+
+    def fetch(self, digest: str) -> Path:
+        """Return the artifact's directory (already local)."""
+        return self.path_for(digest)
 
     def has(self, digest: str) -> bool:
         """Return whether a complete artifact with this digest is stored."""
@@ -48,40 +137,37 @@ class ArtifactStore:
         is reused, not rewritten.
         """
         src = Path(source)
-        problems = verify_artifact(src)
-        if problems:
-            raise ArtifactError(
-                f"Refusing to register {src}: " + "; ".join(problems), path=str(src)
-            )
-        digest = artifact_digest(src)
-        target = self.path_for(digest)
+        digest = verified_digest(src)
         if self.has(digest):
-            os.utime(target)  # fresh again: gc's grace period protects a reuse in flight
-            return digest, target
+            os.utime(self.path_for(digest))  # fresh again: gc's grace protects a reuse
+            return digest, self.path_for(digest)
+        return digest, self.install(digest, lambda tmp: copy_artifact_files(src, tmp))
+
+    def install(self, digest: str, fill: Callable[[Path], None]) -> Path:
+        """Fill a temporary directory with ``fill`` and rename it to ``digest``'s path.
+
+        The rename is atomic: readers see the complete artifact or nothing.
+        Losing a race to an identical copy is fine (content addressing).
+        """
+        target = self.path_for(digest)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=self.root))
         try:
-            if src.is_dir():
-                for item in src.iterdir():
-                    shutil.copyfile(item, tmp / item.name)
-            else:
-                with zipfile.ZipFile(src) as zf:
-                    for info in zf.infolist():  # names were checked by verify_artifact
-                        (tmp / Path(info.filename).name).write_bytes(zf.read(info))
+            fill(tmp)
             for item in tmp.iterdir():
                 with open(item, "rb") as fh:
                     os.fsync(fh.fileno())
             try:
                 os.rename(tmp, target)
             except OSError:
-                if not self.has(digest):  # lost a race to an identical copy: fine
+                if not self.has(digest):
                     raise
                 shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         _fsync_dir(target.parent)
-        return digest, target
+        return target
 
     def digests(self) -> Iterator[str]:
         """Yield the digest of every stored artifact."""
@@ -98,10 +184,7 @@ class ArtifactStore:
         path = self.path_for(digest)
         if not path.is_dir():
             return [f"artifact {digest[:12]} is missing from {self.root}"]
-        problems = verify_artifact(path)
-        if not problems and artifact_digest(path) != digest:
-            problems.append(f"artifact stored as {digest[:12]} has another digest")
-        return problems
+        return _problems(path, digest)
 
     def age_s(self, digest: str) -> float:
         """Return seconds since the stored artifact was written or last reused."""
@@ -125,6 +208,265 @@ class ArtifactStore:
                 shutil.rmtree(item, ignore_errors=True)
                 removed += 1
         return removed
+
+
+def _remote_io(method: _M) -> _M:
+    """Turn a remote file system's own failure (network, credentials) into
+    :class:`~glmops.errors.RegistryUnavailable` naming the store and the operation."""
+
+    @functools.wraps(method)
+    def wrapper(self: RemoteArtifactStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(self, *args, **kwargs)
+            return list(result) if inspect.isgenerator(result) else result
+        except GlmopsError:
+            raise
+        except Exception as exc:
+            raise RegistryUnavailable(
+                f"artifact store {self.url} failed during {method.__name__}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+class RemoteArtifactStore:
+    """Immutable artifacts under an fsspec URL, with a verified local cache.
+
+    Parameters
+    ----------
+    url : str
+        Root URL, e.g. ``s3://bucket/models`` (credentials and endpoints come
+        from the file system's usual sources or ``storage_options``).
+    storage_options : mapping, optional
+        Passed to the fsspec file system (e.g. ``endpoint_url``, ``anon``).
+    cache_dir : str or Path, optional
+        Local copies of fetched artifacts (default ``GLMOPS_ARTIFACT_CACHE`` or
+        ``~/.cache/glmops/artifacts``); content-addressed, so shared safely.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        storage_options: dict[str, Any] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        try:
+            import fsspec
+        except ImportError as exc:  # pragma: no cover - fsspec is a dependency
+            raise ArtifactError(
+                f"artifact root {url!r} needs fsspec: pip install fsspec", path=url
+            ) from exc
+        try:
+            self.fs, base = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        except (ImportError, ValueError) as exc:
+            raise ArtifactError(
+                f"artifact root {url!r}: {exc} (install the file system's package, "
+                "e.g. s3fs for s3://, gcsfs for gs://)",
+                path=url,
+            ) from exc
+        self.url = url.rstrip("/")
+        self.base = str(base).rstrip("/")
+        cache = cache_dir or os.environ.get("GLMOPS_ARTIFACT_CACHE")
+        self.cache = ArtifactStore(cache or Path.home() / ".cache" / "glmops" / "artifacts")
+
+    @property
+    def location(self) -> str:
+        """The root URL."""
+        return self.url
+
+    def _dir(self, digest: str) -> str:
+        return f"{self.base}/{digest[:2]}/{digest}"
+
+    def _marker(self, digest: str) -> str:
+        return f"{self.base}/{digest[:2]}/{digest}{_REUSED_SUFFIX}"
+
+    def uri_for(self, digest: str) -> str:
+        """Return the artifact's URL."""
+        return f"{self.url}/{digest[:2]}/{digest}"
+
+    def local_path(self, digest: str) -> Path | None:
+        """Return None: the stored copy is not on this file system."""
+        return None
+
+    @_remote_io
+    def has(self, digest: str) -> bool:
+        """Return whether the artifact's manifest (written last) is stored."""
+        manifest = f"{self._dir(digest)}/{MANIFEST_FILE}"
+        self.fs.invalidate_cache(self._dir(digest))
+        return bool(self.fs.exists(manifest))
+
+    @_remote_io
+    def put(self, source: str | os.PathLike[str]) -> tuple[str, Path]:
+        """Verify ``source``, stage it in the cache and upload it, manifest last.
+
+        Returns the digest and the cached local copy.
+        """
+        src = Path(source)
+        digest = verified_digest(src)
+        if self.cache.has(digest) and not _problems(self.cache.path_for(digest), digest):
+            staged = self.cache.path_for(digest)
+        else:
+            self.cache.remove(digest)
+            staged = self.cache.install(digest, lambda tmp: copy_artifact_files(src, tmp))
+        if self.has(digest):
+            self.fs.pipe_file(self._marker(digest), b"")  # fresh again for gc's grace
+            return digest, staged
+        remote = self._dir(digest)
+        files = sorted(p.name for p in staged.iterdir() if p.name != MANIFEST_FILE)
+        for name in [*files, MANIFEST_FILE]:  # the manifest makes it visible
+            self.fs.put_file(str(staged / name), f"{remote}/{name}")
+        return digest, staged
+
+    @_remote_io
+    def fetch(self, digest: str) -> Path:
+        """Return a verified local copy, downloading it when the cache lacks it."""
+        cached = self.cache.path_for(digest)
+        if self.cache.has(digest) and not _problems(cached, digest):
+            return cached
+        self.cache.remove(digest)
+        if not self.has(digest):
+            raise ArtifactError(
+                f"artifact {digest[:12]} is missing from {self.url}", path=self.uri_for(digest)
+            )
+        path = self.cache.install(digest, lambda tmp: self._download(digest, tmp))
+        problems = _problems(path, digest)
+        if problems:
+            self.cache.remove(digest)
+            raise ChecksumMismatch(
+                f"artifact {digest[:12]} at {self.uri_for(digest)}: " + "; ".join(problems),
+                path=self.uri_for(digest),
+            )
+        return path
+
+    def _download(self, digest: str, into: Path) -> None:
+        remote = self._dir(digest)
+        manifest = self.fs.cat_file(f"{remote}/{MANIFEST_FILE}")
+        (into / MANIFEST_FILE).write_bytes(manifest)
+        try:
+            names = list(json.loads(manifest)["files"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ChecksumMismatch(
+                f"artifact {digest[:12]} at {self.uri_for(digest)}: unreadable manifest",
+                path=self.uri_for(digest),
+            ) from exc
+        for name in names:
+            if Path(name).name != name or name == MANIFEST_FILE:
+                raise ChecksumMismatch(
+                    f"artifact {digest[:12]}: the manifest names an invalid file {name!r}",
+                    path=self.uri_for(digest),
+                )
+            self.fs.get_file(f"{remote}/{name}", str(into / name))
+
+    @_remote_io
+    def digests(self) -> Iterator[str]:
+        """Yield the digest of every stored artifact, complete or partial."""
+        self.fs.invalidate_cache(self.base)
+        if not self.fs.exists(self.base):
+            return
+        for shard in sorted(self.fs.ls(self.base, detail=False)):
+            name = str(shard).rstrip("/").rsplit("/", 1)[-1]
+            if len(name) != 2 or not self.fs.isdir(shard):
+                continue
+            for item in sorted(self.fs.ls(shard, detail=False)):
+                leaf = str(item).rstrip("/").rsplit("/", 1)[-1]
+                if len(leaf) == 64 and leaf.startswith(name) and self.fs.isdir(item):
+                    yield leaf
+
+    @_remote_io
+    def verify(self, digest: str) -> list[str]:
+        """Download the stored artifact afresh and return its problems."""
+        if not self.has(digest):
+            return [f"artifact {digest[:12]} is missing from {self.url}"]
+        with tempfile.TemporaryDirectory(prefix="glmops-verify-") as tmp:
+            try:
+                self._download(digest, Path(tmp))
+            except (OSError, ArtifactError) as exc:
+                return [f"artifact {digest[:12]} at {self.uri_for(digest)}: {exc}"]
+            return _problems(Path(tmp), digest)
+
+    @_remote_io
+    def age_s(self, digest: str) -> float:
+        """Return seconds since the newest of its files or its last reuse."""
+        self.fs.invalidate_cache(self._dir(digest))
+        paths = [self._marker(digest)]
+        with contextlib.suppress(FileNotFoundError):
+            paths += list(self.fs.ls(self._dir(digest), detail=False))
+        times = [_modified(self.fs, p) for p in paths]
+        known = [t for t in times if t is not None]
+        if known:
+            return time.time() - max(known)
+        # files without timestamps count as fresh: never collect what may be in flight
+        return float("inf") if len(paths) == 1 else 0.0
+
+    @_remote_io
+    def remove(self, digest: str) -> None:
+        """Delete a stored artifact: its manifest first, so it turns invisible at once."""
+        remote = self._dir(digest)
+        for path in (f"{remote}/{MANIFEST_FILE}", self._marker(digest)):
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(path)
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(remote, recursive=True)
+        self.fs.invalidate_cache(remote)
+        self.cache.remove(digest)
+
+    def gc_temp(self, older_than_s: float = 3600.0) -> int:
+        """Remove the local cache's interrupted downloads (partial uploads are
+        unreferenced digests, which the registry's ``gc`` removes)."""
+        return self.cache.gc_temp(older_than_s)
+
+
+def verified_digest(source: Path) -> str:
+    """Return the model digest of ``source`` after checking all its files."""
+    problems = verify_artifact(source)
+    if problems:
+        raise ArtifactError(
+            f"Refusing to register {source}: " + "; ".join(problems), path=str(source)
+        )
+    return artifact_digest(source)
+
+
+def copy_artifact_files(source: Path, into: Path) -> None:
+    """Copy an artifact's files (from a directory or a verified .zip) into ``into``."""
+    if source.is_dir():
+        for item in source.iterdir():
+            shutil.copyfile(item, into / item.name)
+        return
+    with zipfile.ZipFile(source) as zf:
+        for info in zf.infolist():  # names were checked by verify_artifact
+            (into / Path(info.filename).name).write_bytes(zf.read(info))
+
+
+def _problems(path: Path, digest: str) -> list[str]:
+    problems = verify_artifact(path)
+    if not problems and artifact_digest(path) != digest:
+        problems.append(f"artifact stored as {digest[:12]} has another digest")
+    return problems
+
+
+def _modified(fs: Any, path: str) -> float | None:
+    """Return the modification time of ``path`` as a POSIX timestamp, or None."""
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    if info.get("type") == "directory":
+        return None
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if isinstance(value, int | float):
+            return float(value)
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        try:
+            return dt.datetime.fromisoformat(str(value)).timestamp()
+        except ValueError:
+            continue
+    return None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -36,7 +36,7 @@ from glmops.errors import (
     ModelNotFound,
     RegistryError,
 )
-from glmops.registry.artifacts import ArtifactStore
+from glmops.registry.artifacts import RemoteArtifactStore, Store, open_store
 from glmops.registry.auth import AccessPolicy
 from glmops.registry.db import ensure_schema, make_engine, with_retries
 
@@ -128,6 +128,7 @@ class VersionInfo:
     data_fingerprint: str = ""
     approved_by: str | None = None
     artifact_path: Path | None = None
+    artifact_uri: str = ""
 
     @property
     def ref(self) -> str:
@@ -149,6 +150,7 @@ class VersionInfo:
             "params": self.params,
             "data_fingerprint": self.data_fingerprint,
             "approved_by": self.approved_by,
+            "artifact_uri": self.artifact_uri,
         }
 
 
@@ -177,7 +179,8 @@ class Registry:
     url : str, optional
         SQLAlchemy URL (default ``GLMOPS_REGISTRY_URL`` or ``sqlite:///./glmops.db``).
     artifact_root : str or Path, optional
-        Where artifacts are stored (default ``GLMOPS_ARTIFACT_ROOT`` or ``./artifacts``).
+        Where artifacts are stored (default ``GLMOPS_ARTIFACT_ROOT`` or
+        ``./artifacts``): a directory, or any fsspec URL (``s3://bucket/prefix``).
     actor : str, optional
         Who acts (default :func:`default_actor`); recorded in every event.
     timeout_s : float, default=10.0
@@ -190,6 +193,9 @@ class Registry:
     require_approval : bool, default=False
         A version must be approved (by an approver who did not register it)
         before it can become champion.
+    artifact_options : mapping, optional
+        fsspec storage options for a remote ``artifact_root`` URL (for
+        example ``endpoint_url``); a local root takes none.
     """
 
     def __init__(
@@ -202,10 +208,15 @@ class Registry:
         roles: Mapping[str, Iterable[str]] | None = None,
         gates: Mapping[str, Sequence[GateRule]] | None = None,
         require_approval: bool = False,
+        artifact_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = url or os.environ.get("GLMOPS_REGISTRY_URL") or DEFAULT_URL
         root = artifact_root or os.environ.get("GLMOPS_ARTIFACT_ROOT") or DEFAULT_ROOT
-        self.store = ArtifactStore(root)
+        self.store: Store = (
+            RemoteArtifactStore(os.fspath(root), storage_options=dict(artifact_options))
+            if artifact_options
+            else open_store(root)
+        )
         self.actor = actor or default_actor()
         self.policy = AccessPolicy.from_mapping(roles)
         self.gates = {k: list(v) for k, v in (gates or {}).items()}
@@ -340,7 +351,8 @@ class Registry:
             features=row.features,
             data_fingerprint=row.data_fingerprint,
             approved_by=row.approved_by,
-            artifact_path=self.store.path_for(row.artifact_digest),
+            artifact_path=self.store.local_path(row.artifact_digest),
+            artifact_uri=self.store.uri_for(row.artifact_digest),
         )
 
     # -- writes ----------------------------------------------------------------------
@@ -400,7 +412,7 @@ class Registry:
         self.policy.check(who, "register")
         from glmops.artifact import read_artifact
 
-        digest, path = self.store.put(artifact)
+        digest, path = self.store.put(artifact)  # path: a verified local copy
         size = sum(f.stat().st_size for f in path.iterdir())
         loaded = read_artifact(path, verify=False)  # just verified by put()
         model_json = loaded.model
@@ -943,16 +955,17 @@ class Registry:
             return cached
         from glmops.model import load_model
 
-        path = self.store.path_for(info.digest)
         try:
+            path = self.store.fetch(info.digest)
             model = load_model(path)
         except ChecksumMismatch as exc:
             raise ChecksumMismatch(
                 f"{info.ref} (digest {info.digest[:12]}): {exc}", path=exc.path
             ) from exc
-        except ArtifactError as exc:
+        except (ArtifactError, OSError) as exc:
             raise RegistryError(
-                f"{info.ref} (digest {info.digest[:12]}): cannot load its artifact: {exc}"
+                f"{info.ref} (digest {info.digest[:12]}): cannot load its artifact "
+                f"from {self.store.location}: {exc}"
             ) from exc
         if model.digest != info.digest:
             raise ChecksumMismatch(
