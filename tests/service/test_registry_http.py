@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +18,9 @@ from glmops.registry import Registry
 from glmops.registry.router import hash_token, install_error_handler, registry_router
 
 TOKENS = {"t-admin": "carol", "t-approver": "bob", "t-reader": "dave"}
-ROLES = {"carol": ["admin"], "bob": ["approver"], "dave": ["reader"]}
+ROLES = {"carol": ["admin"], "bob": ["approver"], "dave": ["reader"], "erin": ["trainer"]}
+TOKENS["t-trainer"] = "erin"
+MAX_UPLOAD = 2_000_000
 
 
 def _free_port() -> int:
@@ -35,7 +38,11 @@ def server(db_url, tmp_path, artifacts) -> Iterator[tuple[str, Registry]]:  # no
         registry.register("churn", path)
     app = FastAPI()
     app.include_router(
-        registry_router(registry, tokens={hash_token(t): a for t, a in TOKENS.items()}),
+        registry_router(
+            registry,
+            tokens={hash_token(t): a for t, a in TOKENS.items()},
+            max_upload_bytes=MAX_UPLOAD,
+        ),
         prefix="/v1/registry",
     )
     install_error_handler(app)
@@ -100,3 +107,73 @@ def test_errors_map_to_status_codes(server):
         assert r.status_code == 409 and "champion" in r.json()["detail"]
         r = bob.post(f"{base}/models/churn/versions/1/archive", json={})
         assert r.status_code == 403
+
+
+def _zip(path, tmp_path, name="artifact") -> bytes:
+    import shutil
+
+    return Path(shutil.make_archive(str(tmp_path / name), "zip", path)).read_bytes()
+
+
+def test_register_by_upload(server, artifacts, tmp_path):  # noqa: F811
+    base, registry = server
+    body = _zip(artifacts[1], tmp_path)
+    headers = {"content-type": "application/zip"}
+    with _client("t-trainer") as erin, _client("t-reader") as dave:
+        r = erin.post(
+            f"{base}/models/scorer/versions",
+            content=body,
+            headers=headers,
+            params={"description": "uploaded"},
+        )
+        assert r.status_code == 201, r.text
+        shown = r.json()
+        assert shown["model"] == "scorer" and shown["version"] == 1
+        assert shown["created_by"] == "erin"
+        assert shown["digest"] == registry.resolve("churn@2").digest  # content-addressed
+        r = erin.post(f"{base}/models/scorer/versions", content=body, headers=headers)
+        assert r.status_code == 201 and r.json()["version"] == 2
+        history = dave.get(f"{base}/models/scorer/history").json()
+        assert [e["action"] for e in history][:2] == ["register", "register"]
+        assert all(e["actor"] == "erin" for e in history)
+        # a reader may not register: refused before the body is read, nothing recorded
+        r = dave.post(f"{base}/models/scorer/versions", content=body, headers=headers)
+        assert r.status_code == 403
+    assert registry.load("scorer@2").digest == shown["digest"]
+    assert [v.version for v in registry.list_versions("scorer")] == [1, 2]
+
+
+def test_bad_uploads_are_refused_and_change_nothing(server, artifacts, tmp_path):  # noqa: F811
+    base, registry = server
+    good = _zip(artifacts[0], tmp_path)
+    # one flipped byte inside arrays.npz, zipped again
+    import zipfile
+
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(tmp_path / "artifact.zip") as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = bytearray(src.read(info))
+            if info.filename.endswith("arrays.npz"):
+                data[len(data) // 2] ^= 0x01
+            dst.writestr(info, bytes(data))
+    url = f"{base}/models/scorer/versions"
+    zip_header = {"content-type": "application/zip"}
+    with _client("t-admin") as carol, _client(None) as anon:
+        assert anon.post(url, content=good, headers=zip_header).status_code == 401
+        r = carol.post(url, content=good, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "content-type"
+        r = carol.post(url, content=b"", headers=zip_header)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+        r = carol.post(url, content=b"not a zip at all", headers=zip_header)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+        assert "glmops-upload-" not in r.text  # the temporary path is not leaked
+        r = carol.post(url, content=tampered.read_bytes(), headers=zip_header)
+        assert r.status_code == 422 and "arrays.npz" in r.json()["detail"]
+        r = carol.post(url, content=b"x" * (MAX_UPLOAD + 1), headers=zip_header)
+        assert r.status_code == 413
+        r = carol.post(f"{base}/models/Bad Name!/versions", content=good, headers=zip_header)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name"
+        r = carol.post(f"{base}/models/churn/versions", content=good, headers=zip_header)
+        assert r.status_code == 201  # the service still serves after the refusals
+    assert "scorer" not in {m["name"] for m in registry.list_models()}
+    assert registry.verify() == []

@@ -1,9 +1,9 @@
 """The registry over HTTP: a FastAPI router the serving app mounts under ``/v1/registry``.
 
-Reads (models, versions, aliases, history, diff, verify) and the audited
-writes that need no file upload (aliases, promote, rollback, approve,
-archive); registering an artifact stays a CLI/Python operation, where the
-artifact's files are. Every request is authenticated by a bearer token
+Reads (models, versions, aliases, history, diff, verify) and every audited
+write: register (the artifact uploaded as one ``.zip`` body, streamed to a
+temporary file under a size cap, verified before anything is recorded),
+aliases, promote, rollback, approve, archive. Every request is authenticated by a bearer token
 (configured as SHA-256 digests of the tokens, compared in constant time)
 whose actor is checked against the registry's roles and recorded in the
 audit log. Errors map to 401/403/404/409/422/503 with the field named.
@@ -13,16 +13,21 @@ audit log. Errors map to 401/403/404/409/422/503 with the field named.
 # annotations at runtime, including the locally defined ``Actor`` dependency.
 import hashlib
 import hmac
+import os
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from glmops.errors import (
     AliasConflict,
     ArtifactError,
+    ChecksumMismatch,
     GateFailed,
     GlmopsError,
     InvalidInputError,
@@ -91,7 +96,15 @@ def registry_error_response(exc: GlmopsError) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
-def registry_router(registry: Registry, *, tokens: Mapping[str, str] | None) -> APIRouter:
+DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024**2
+
+
+def registry_router(
+    registry: Registry,
+    *,
+    tokens: Mapping[str, str] | None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> APIRouter:
     """Return the ``/v1/registry`` router over ``registry``.
 
     Parameters
@@ -101,6 +114,8 @@ def registry_router(registry: Registry, *, tokens: Mapping[str, str] | None) -> 
     tokens : mapping of str to str or None
         SHA-256 digest of each bearer token -> actor. ``None`` disables
         authentication explicitly (the actor is then ``anonymous``).
+    max_upload_bytes : int, default=256 MiB
+        Largest artifact accepted by ``POST /models/{name}/versions`` (413 above).
 
     Returns
     -------
@@ -160,6 +175,55 @@ def registry_router(registry: Registry, *, tokens: Mapping[str, str] | None) -> 
     def diff(a: str, b: str, who: Actor) -> dict[str, Any]:
         readable(who)
         return registry.diff(a, b)
+
+    @router.post("/models/{name}/versions", status_code=201)
+    async def register(
+        name: str, request: Request, who: Actor, description: str = ""
+    ) -> dict[str, Any]:
+        """Register the artifact in the body (``application/zip``) as a new version."""
+        registry.policy.check(who, "register")  # before reading a byte of the body
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind not in ("application/zip", "application/octet-stream"):
+            raise InvalidInputError(
+                "The body must be the artifact as one .zip file.",
+                field="content-type",
+                expected="application/zip",
+                got=kind or "(none)",
+            )
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_upload_bytes:
+            raise HTTPException(413, f"artifact larger than {max_upload_bytes} bytes")
+        fd, tmp = tempfile.mkstemp(prefix="glmops-upload-", suffix=".zip")
+        try:
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > max_upload_bytes:
+                        raise HTTPException(413, f"artifact larger than {max_upload_bytes} bytes")
+                    out.write(chunk)
+            if size == 0:
+                raise InvalidInputError(
+                    "The body is empty.", field="body", expected="an artifact .zip", got="0 bytes"
+                )
+            try:
+                info = await run_in_threadpool(
+                    registry.register, name, Path(tmp), actor=who, description=description
+                )
+            except ChecksumMismatch as exc:  # the upload, not the store, is at fault
+                raise InvalidInputError(
+                    str(exc), field="body", expected="an intact glmops artifact", got="tampered"
+                ) from exc
+            except ArtifactError as exc:
+                raise InvalidInputError(
+                    str(exc).replace(tmp, "<upload>"),
+                    field="body",
+                    expected="a glmops artifact .zip",
+                    got="not one",
+                ) from exc
+            return info.to_dict()
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     @router.post("/models/{name}/aliases/{alias}")
     def set_alias(name: str, alias: str, body: AliasBody, who: Actor) -> dict[str, Any]:
