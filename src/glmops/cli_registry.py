@@ -42,19 +42,9 @@ def _open(config: Path | None) -> Any:
         config = Path("glmops.yaml")
     if config is None:
         return Registry()
-    from glmops.config import load_config, registry_url
+    from glmops.config import load_config, open_registry
 
-    cfg = load_config(config)
-    reg = cfg.registry
-    root = reg.artifact_root
-    return Registry(
-        registry_url(cfg),
-        root if "://" in root else cfg.resolve(root),
-        roles=reg.roles,
-        gates={name: m.gates for name, m in cfg.models.items()},
-        require_approval=reg.require_approval,
-        artifact_options=reg.artifact_options,
-    )
+    return open_registry(load_config(config))
 
 
 def _fail(exc: BaseException) -> None:

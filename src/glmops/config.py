@@ -38,11 +38,16 @@ __all__ = [
     "DataSource",
     "GlmopsConfig",
     "ModelConfig",
+    "PredictionLogConfig",
     "RegistryConfig",
+    "RouteConfig",
+    "ServingConfig",
     "SplitConfig",
     "ThresholdConfig",
+    "TokenConfig",
     "config_hash",
     "load_config",
+    "open_registry",
     "parse_config",
     "registry_url",
 ]
@@ -183,12 +188,65 @@ class RegistryConfig(_Strict):
     require_approval: bool = False
 
 
+class TokenConfig(_Strict):
+    """One bearer token of the serving API: its SHA-256, who it is, what it may do."""
+
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    actor: Annotated[str, Field(min_length=1, max_length=128)]
+    roles: list[Literal["predict", "read", "admin"]] = Field(min_length=1)
+
+
+class PredictionLogConfig(_Strict):
+    """The prediction log: a bounded queue drained by a batch writer off the request path."""
+
+    enabled: bool = True
+    queue_size: int = Field(default=100_000, ge=1)
+    batch_size: int = Field(default=1_000, ge=1)
+    flush_interval_s: float = Field(default=0.5, gt=0)
+    hash_fields: list[str] = Field(default_factory=list)  # PII: stored as a keyed hash
+    drop_fields: list[str] = Field(default_factory=list)  # PII: never stored
+
+
+class RouteConfig(_Strict):
+    """Per served model: the field whose value keeps an entity on one canary arm."""
+
+    entity_key: str | None = None
+
+
+class ServingConfig(_Strict):
+    """``glmops serve``: which models, limits, validation policy, auth, prediction log."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    models: list[str] = Field(default_factory=list)  # empty: every model with a champion
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    entity_key_header: str = "X-Entity-Key"
+    auth: Literal["tokens", "disabled"] = "tokens"
+    tokens: list[TokenConfig] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=8 * 1024**2, ge=1024)
+    max_rows: int = Field(default=10_000, ge=1)
+    unexpected_fields: Literal["reject", "count"] = "reject"
+    out_of_range: Literal["accept", "reject"] = "accept"
+    reload_interval_s: float = Field(default=2.0, gt=0)
+    prediction_log: PredictionLogConfig = PredictionLogConfig()
+
+    @model_validator(mode="after")
+    def _auth_needs_tokens(self) -> ServingConfig:
+        if self.auth == "tokens" and not self.tokens:
+            raise ValueError(
+                "auth is 'tokens' but no tokens are configured: add serving.tokens "
+                "(sha256, actor, roles) or set serving.auth: disabled explicitly"
+            )
+        return self
+
+
 class GlmopsConfig(_Strict):
     """The whole ``glmops.yaml``."""
 
     version: Literal[1] = 1
     output_dir: str = "artifacts"
     registry: RegistryConfig = RegistryConfig()
+    serving: ServingConfig | None = None  # required by `glmops serve` only
     models: dict[str, ModelConfig] = Field(min_length=1)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -426,6 +484,22 @@ def registry_url(config: GlmopsConfig) -> str:
             resolved = str(config.resolve(path[0]))
             return prefix + resolved + (f"?{path[1]}" if len(path) > 1 else "")
     return url
+
+
+def open_registry(config: GlmopsConfig) -> Any:
+    """Return the :class:`~glmops.registry.Registry` the config's ``registry`` section names."""
+    from glmops.registry import Registry
+
+    reg = config.registry
+    root = reg.artifact_root
+    return Registry(
+        registry_url(config),
+        root if "://" in root else config.resolve(root),
+        roles=reg.roles,
+        gates={name: m.gates for name, m in config.models.items()},
+        require_approval=reg.require_approval,
+        artifact_options=reg.artifact_options,
+    )
 
 
 def config_hash(model: ModelConfig) -> str:

@@ -39,7 +39,6 @@ from glmops.data.schema import (
     Violation,
     coerce_table,
 )
-from glmops.errors import InvalidInputError
 
 __all__ = [
     "MISSING",
@@ -383,27 +382,40 @@ class Preprocessor:
             return table
         return coerce_table(table, self.schema, allow_extra=allow_extra)
 
-    def _check_usable(self, data: CoercedTable) -> None:
-        data.raise_for(("missing_column", "wrong_type"))
+    def blocking_violations(self, data: CoercedTable) -> list[Violation]:
+        """Return the violations that make ``data`` unscorable (all of them).
+
+        Missing columns, wrong types, and nulls in a column that is not
+        nullable or not imputed; unseen categories and out-of-range values do
+        not block (they are encoded like in training).
+        """
+        blocking = [v for v in data.violations if v.kind in ("missing_column", "wrong_type")]
         not_imputed = {
             s.name for s in self.steps if isinstance(s, NumericStep) and s.impute_value is None
         } | {c.name for c in self.schema.columns if not c.nullable}
-        nulls = [v for v in data.violations if v.kind == "null" and v.column in not_imputed]
-        if nulls:
-            CoercedTable(data.n_rows, violations=nulls).raise_for(("null",))
+        flagged = set()
+        for v in data.violations:
+            if v.kind == "null" and v.column in not_imputed:
+                blocking.append(v)
+                flagged.add(v.column)
         for step in self.steps:
             if (
                 isinstance(step, NumericStep)
                 and step.impute_value is None
-                and np.isnan(data.numeric[step.name]).any()
+                and step.name not in flagged
+                and step.name in data.numeric
             ):
                 n = int(np.isnan(data.numeric[step.name]).sum())
-                raise InvalidInputError(
-                    f"Column {step.name!r} has {n} null value(s) and is not imputed.",
-                    field=step.name,
-                    expected="a value (the pipeline does not impute this column)",
-                    got=None,
-                )
+                if n:
+                    blocking.append(
+                        Violation(step.name, "null", "a value (the pipeline does not impute it)", n)
+                    )
+        return blocking
+
+    def _check_usable(self, data: CoercedTable) -> None:
+        blocking = self.blocking_violations(data)
+        if blocking:
+            CoercedTable(data.n_rows, violations=blocking).raise_for({v.kind for v in blocking})
 
     def transform(self, table: pa.Table | CoercedTable) -> FloatArray:
         """Return the design matrix (Fortran order) of a batch.

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from glmops.registry.gates import GateRule
 from glmops.registry.tables import AliasRow, EventRow, ModelRow, VersionRow
 
-__all__ = ["Registry", "VersionInfo", "default_actor", "parse_ref"]
+__all__ = ["AliasTarget", "Registry", "VersionInfo", "default_actor", "parse_ref"]
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,18 @@ class VersionInfo:
             "approved_by": self.approved_by,
             "artifact_uri": self.artifact_uri,
         }
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """Where one alias points: the version, its artifact digest and (canary) weight."""
+
+    model: str
+    task: str
+    alias: str
+    version: int
+    digest: str
+    weight: float | None
 
 
 def _approval_missing(candidate: VersionInfo) -> Any:
@@ -271,6 +283,8 @@ class Registry:
         after: dict[str, Any] | None = None,
         reason: str = "",
     ) -> None:
+        if self.engine.dialect.name == "postgresql":  # wakes serving processes (LISTEN)
+            session.execute(sa.text("SELECT pg_notify('glmops_aliases', :m)"), {"m": model})
         session.add(
             EventRow(
                 actor=actor or self.actor,
@@ -900,6 +914,57 @@ class Registry:
             return out
 
         return self._read("listing models", read)
+
+    def record_event(
+        self,
+        action: str,
+        model: str,
+        *,
+        version: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        reason: str = "",
+        actor: str | None = None,
+    ) -> None:
+        """Append an operational event (a service refusing a version...) to the audit log."""
+        self._write(
+            f"recording {action}",
+            lambda session: self._event(
+                session,
+                action[:32],
+                model,
+                actor=actor,
+                version=version,
+                after=dict(details or {}),
+                reason=reason,
+            ),
+        )
+
+    def alias_targets(self) -> list[AliasTarget]:
+        """Return every alias of every model with its version, digest and weight.
+
+        One query: what a serving process polls to notice alias moves.
+        """
+
+        def read(session: Session) -> list[AliasTarget]:
+            rows = session.execute(
+                sa.select(
+                    ModelRow.name,
+                    ModelRow.task,
+                    AliasRow.name,
+                    VersionRow.version,
+                    VersionRow.artifact_digest,
+                    AliasRow.weight,
+                )
+                .join(AliasRow, AliasRow.model_id == ModelRow.id)
+                .join(VersionRow, AliasRow.version_id == VersionRow.id)
+                .order_by(ModelRow.name, AliasRow.name)
+            ).all()
+            return [
+                AliasTarget(str(m), str(t), str(a), int(v), str(d), None if w is None else float(w))
+                for m, t, a, v, d, w in rows
+            ]
+
+        return self._read("reading the aliases", read)
 
     def list_versions(self, name: str) -> list[VersionInfo]:
         """Return every version of ``name``, oldest first."""

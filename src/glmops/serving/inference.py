@@ -1,0 +1,302 @@
+"""Request payload -> validated rows -> predictions, through the model's own pipeline.
+
+Two paths give the same numbers (tests hold them to each other):
+
+- the record path (a few instances): :meth:`Preprocessor.transform_record`
+  per row, strict about types, every problem reported with its row;
+- the batch path (columnar payloads and large instance lists): one Arrow
+  table through the manifest check and the fused linear predictor. A column
+  whose JSON values are not all of the expected type falls back to the
+  record path, so a bad value is reported exactly as for one record.
+
+Nothing here knows about HTTP: problems are raised as :class:`Refusal`
+(status + one entry per offending field), which the app turns into JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from glmops.data.schema import Violation, coerce_table
+from glmops.errors import SchemaValidationError
+
+__all__ = ["Policy", "Refusal", "Scored", "parse_payload", "score_rows"]
+
+RECORD_PATH_MAX_ROWS = 16
+_REJECTED_ALWAYS = frozenset({"missing_column", "wrong_type", "null"})
+_NUMBER_TYPES = frozenset({float, int})
+_ARROW_TYPE = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
+_ALLOWED_TYPES = {
+    "numeric": frozenset({float, int, type(None)}),
+    "boolean": frozenset({bool, type(None)}),
+    "categorical": frozenset({str, type(None)}),
+}
+
+
+class Refusal(Exception):  # noqa: N818 (a result, not a fault of ours)
+    """The request cannot be scored: an HTTP status and one entry per problem."""
+
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How strict validation is (from the serving config)."""
+
+    max_rows: int = 10_000
+    reject_unexpected: bool = True
+    reject_out_of_range: bool = False
+    passthrough: frozenset[str] = frozenset()  # fields that are not features (entity keys)
+
+
+@dataclass
+class Rows:
+    """A parsed payload: records, or columns of equal length."""
+
+    n: int
+    records: list[Mapping[str, Any]] | None = None
+    columns: dict[str, list[Any]] | None = None
+
+    def record(self, i: int) -> Mapping[str, Any]:
+        """Return row ``i`` as a mapping (columnar payloads build it)."""
+        if self.records is not None:
+            return self.records[i]
+        assert self.columns is not None
+        return {name: values[i] for name, values in self.columns.items()}
+
+    def as_records(self) -> list[Mapping[str, Any]]:
+        """Return every row as a mapping."""
+        if self.records is not None:
+            return self.records
+        return [self.record(i) for i in range(self.n)]
+
+
+@dataclass
+class Scored:
+    """The decision values of a request and what validation counted on the way."""
+
+    decision: np.ndarray  # (n, K)
+    notes: list[Violation] = field(default_factory=list)  # counted, not refused
+    missing: dict[str, int] = field(default_factory=dict)  # feature -> imputed nulls
+
+
+def _problem(
+    field_: str, kind: str, expected: str, got: Any = None, rows: int = 1
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"field": field_, "kind": kind, "expected": expected}
+    if got is not None:
+        out["got"] = got if isinstance(got, int | float | str | bool) else repr(got)
+    if rows != 1:
+        out["rows"] = rows
+    return out
+
+
+def parse_payload(payload: Any, policy: Policy) -> Rows:
+    """Return the rows of a decoded JSON body, or raise :class:`Refusal` (422/413)."""
+    if not isinstance(payload, dict):
+        raise Refusal(
+            422,
+            "The body must be a JSON object with 'instances' or 'columns' and 'data'.",
+            [_problem("body", "wrong_type", "an object", type(payload).__name__)],
+        )
+    allowed = {"instances", "columns", "data", "explain"}
+    unknown = [k for k in payload if k not in allowed]
+    if unknown:
+        raise Refusal(
+            422,
+            f"Unknown key(s) in the body: {', '.join(map(repr, unknown))}.",
+            [
+                _problem(k, "unexpected_column", "instances | columns + data | explain")
+                for k in unknown
+            ],
+        )
+    if "instances" in payload:
+        if "columns" in payload or "data" in payload:
+            raise Refusal(
+                422,
+                "Send either 'instances' or 'columns' + 'data', not both.",
+                [_problem("body", "wrong_type", "one payload form")],
+            )
+        instances = payload["instances"]
+        if not isinstance(instances, list) or not instances:
+            raise Refusal(
+                422,
+                "'instances' must be a non-empty list of objects.",
+                [_problem("instances", "wrong_type", "a non-empty list of objects")],
+            )
+        _check_rows(len(instances), policy)
+        bad = [i for i, r in enumerate(instances) if not isinstance(r, dict)]
+        if bad:
+            raise Refusal(
+                422,
+                f"{len(bad)} instance(s) are not objects.",
+                [_problem(f"instances[{i}]", "wrong_type", "an object") for i in bad[:20]],
+            )
+        return Rows(len(instances), records=instances)
+    columns, data = payload.get("columns"), payload.get("data")
+    if columns is None or data is None:
+        raise Refusal(
+            422,
+            "The body needs 'instances', or 'columns' and 'data'.",
+            [_problem("instances" if columns is None else "data", "missing_column", "a list")],
+        )
+    if (
+        not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(c, str) for c in columns)
+        or len(set(columns)) != len(columns)
+    ):
+        raise Refusal(
+            422,
+            "'columns' must be a non-empty list of distinct names.",
+            [_problem("columns", "wrong_type", "a list of distinct strings")],
+        )
+    if not isinstance(data, list) or not data:
+        raise Refusal(
+            422,
+            "'data' must be a non-empty list of rows.",
+            [_problem("data", "wrong_type", "a non-empty list of lists")],
+        )
+    _check_rows(len(data), policy)
+    width = len(columns)
+    bad = [i for i, row in enumerate(data) if not isinstance(row, list) or len(row) != width]
+    if bad:
+        raise Refusal(
+            422,
+            f"{len(bad)} row(s) of 'data' do not have {width} values.",
+            [_problem(f"data[{i}]", "wrong_type", f"a list of {width} values") for i in bad[:20]],
+        )
+    transposed = list(zip(*data, strict=True))
+    return Rows(len(data), columns={c: list(v) for c, v in zip(columns, transposed, strict=True)})
+
+
+def _check_rows(n: int, policy: Policy) -> None:
+    if n > policy.max_rows:
+        raise Refusal(
+            413,
+            f"{n} rows in one request; the limit is {policy.max_rows}.",
+            [_problem("rows", "too_large", f"at most {policy.max_rows} rows", n)],
+        )
+
+
+def score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
+    """Validate and score ``rows`` with ``model``; raise :class:`Refusal` (422) on bad input."""
+    if rows.n > RECORD_PATH_MAX_ROWS or rows.columns is not None:
+        table = _batch_table(model, rows, policy.passthrough)
+        if table is not None:
+            return _score_batch(model, table, rows, policy)
+    return _score_records(model, rows, policy)
+
+
+def _score_records(model: Any, rows: Rows, policy: Policy) -> Scored:
+    pre = model.preprocessor
+    known = set(pre.schema.names) | policy.passthrough
+    if pre.schema.target:
+        known.add(pre.schema.target)
+    X = np.empty((rows.n, pre.n_features_out))
+    problems: list[dict[str, Any]] = []
+    notes: list[Violation] = []
+    missing: dict[str, int] = {}
+    prefix = "instances" if rows.records is not None else "data"
+    for i in range(rows.n):
+        record = rows.record(i)
+        unexpected = [k for k in record if k not in known]
+        if unexpected and policy.reject_unexpected:
+            problems.extend(
+                _problem(f"{prefix}[{i}].{k}", "unexpected_column", "no such field (not a feature)")
+                for k in unexpected
+            )
+        try:
+            X[i], found = pre.transform_record(record)
+        except SchemaValidationError as exc:
+            for v in exc.violations:
+                problems.append(
+                    _problem(f"{prefix}[{i}].{v['column']}", v["kind"], v["expected"], v["example"])
+                )
+            continue
+        notes.extend(found)
+        for name in pre.schema.names:
+            if record.get(name) is None:
+                missing[name] = missing.get(name, 0) + 1
+        if unexpected and not policy.reject_unexpected:
+            notes.extend(
+                Violation(str(k), "unexpected_column", "a manifest field", 1) for k in unexpected
+            )
+    if policy.reject_out_of_range:
+        problems.extend(
+            _problem(v.column, v.kind, v.expected, v.example)
+            for v in notes
+            if v.kind == "out_of_range"
+        )
+    if problems:
+        raise Refusal(422, _summary(problems), problems)
+    decision = X @ model.coef.T + model.intercept
+    return Scored(decision, notes, missing)
+
+
+def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Table | None:
+    """Return the rows as an Arrow table of the manifest's types, or None to take the
+    record path (a value of another JSON type somewhere: reported per row there)."""
+    columns = rows.columns
+    if columns is None:
+        assert rows.records is not None
+        first = rows.records[0].keys()
+        if any(r.keys() != first for r in rows.records):
+            return None  # ragged records: a field is missing somewhere
+        columns = {name: [r[name] for r in rows.records] for name in first}
+    schema = model.preprocessor.schema
+    arrays: dict[str, pa.Array] = {}
+    for name, values in columns.items():
+        if name in passthrough:
+            continue
+        try:
+            col = schema[name]
+        except KeyError:
+            arrays[name] = pa.nulls(rows.n)  # unexpected: named by the manifest check
+            continue
+        if not set(map(type, values)) <= _ALLOWED_TYPES[col.kind]:
+            return None
+        try:
+            arrays[name] = pa.array(values, type=_ARROW_TYPE[col.kind])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return None
+    return pa.table(arrays)
+
+
+def _score_batch(model: Any, table: pa.Table, rows: Rows, policy: Policy) -> Scored:
+    pre = model.preprocessor
+    data = coerce_table(table, pre.schema, allow_extra=not policy.reject_unexpected)
+    blocking = pre.blocking_violations(data)
+    if policy.reject_unexpected:
+        blocking += [v for v in data.violations if v.kind == "unexpected_column"]
+    if policy.reject_out_of_range:
+        blocking += [v for v in data.violations if v.kind == "out_of_range"]
+    if blocking:
+        if any(v.kind in _REJECTED_ALWAYS for v in blocking) and rows.n <= 1_000:
+            # name the rows: the record path reports each offending value
+            return _score_records(model, rows, policy)
+        problems = [
+            _problem(v.column, v.kind, v.expected, v.example, rows=v.n_rows or 1) for v in blocking
+        ]
+        raise Refusal(422, _summary(problems), problems)
+    decision = pre.linear_predictor(data, model.coef, model.intercept)
+    notes = [v for v in data.violations if v.kind in ("unseen_category", "out_of_range")]
+    notes += [v for v in data.violations if v.kind == "unexpected_column"]
+    missing = {name: int(np.isnan(values).sum()) for name, values in data.numeric.items()} | {
+        name: int(values.null_count) for name, values in data.categorical.items()
+    }
+    return Scored(decision, notes, {k: v for k, v in missing.items() if v})
+
+
+def _summary(problems: Sequence[Mapping[str, Any]]) -> str:
+    head = "; ".join(f"{p['field']}: {p['kind'].replace('_', ' ')}" for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return f"The input breaks the model's feature manifest: {head}{more}."

@@ -1,0 +1,164 @@
+"""Prometheus metrics of one serving app (its own registry: apps never share counters).
+
+Label children are cached per label tuple so the hot path costs a dict
+lookup and an observe, not a label resolution.
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["ServingMetrics"]
+
+LATENCY_BUCKETS = (
+    0.00025,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+class ServingMetrics:
+    """Every metric the service exports, on a private registry."""
+
+    def __init__(self, version: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "glmops_requests",
+            "Answered requests by model, version, route and HTTP status.",
+            ["model", "version", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "glmops_request_latency_seconds",
+            "Time from request parsed to response built, by model, version and route.",
+            ["model", "version", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rows = Counter(
+            "glmops_predicted_rows",
+            "Rows scored, by model, version and route.",
+            ["model", "version", "route"],
+            registry=r,
+        )
+        self.probability = Histogram(
+            "glmops_prediction_probability",
+            "Predicted probability of the positive (binary) or top (multinomial) class.",
+            ["model", "version"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
+        self.value = Histogram(
+            "glmops_prediction_value",
+            "Predicted value of regression models.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.missing = Counter(
+            "glmops_feature_missing",
+            "Null or absent feature values received (imputed), by model and feature.",
+            ["model", "feature"],
+            registry=r,
+        )
+        self.violations = Counter(
+            "glmops_schema_violations",
+            "Feature-manifest violations by model, feature and kind (rejected or counted).",
+            ["model", "feature", "kind"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "glmops_request_errors",
+            "Refused requests by model and reason (validation, size, auth, not found...).",
+            ["model", "reason"],
+            registry=r,
+        )
+        self.shadow = Counter(
+            "glmops_shadow_predictions",
+            "Shadow scorings by model, version and outcome (ok, refused, error, dropped).",
+            ["model", "version", "outcome"],
+            registry=r,
+        )
+        self.loads = Counter(
+            "glmops_model_loads",
+            "Model loads by model, version and outcome (loaded, refused).",
+            ["model", "version", "outcome"],
+            registry=r,
+        )
+        self.served = Gauge(
+            "glmops_model_served",
+            "1 for each (model, route, version) currently served.",
+            ["model", "route", "version"],
+            registry=r,
+        )
+        self.log_written = Counter(
+            "glmops_prediction_log_written", "Prediction-log rows written.", registry=r
+        )
+        self.log_dropped = Counter(
+            "glmops_prediction_log_dropped",
+            "Prediction-log rows dropped (queue full or write failed), never silently.",
+            ["reason"],
+            registry=r,
+        )
+        self.log_queue = Gauge(
+            "glmops_prediction_log_queue",
+            "Prediction-log rows waiting to be written.",
+            registry=r,
+        )
+        build = Gauge(
+            "glmops_build_info",
+            "glmops and Python versions.",
+            ["version", "python"],
+            registry=r,
+        )
+        build.labels(version, platform.python_version()).set(1)
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: str) -> Any:
+        """Return the labelled child of ``metric``, cached."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    @staticmethod
+    def observe_many(child: Any, values: np.ndarray) -> None:
+        """Observe every value of ``values`` in a histogram child, vectorized.
+
+        prometheus-client keeps per-bucket (non-cumulative) counts and a sum;
+        one ``searchsorted`` replaces a Python call per value. Falls back to
+        ``observe`` per value if the client's internals ever change.
+        """
+        bounds = getattr(child, "_upper_bounds", None)
+        buckets = getattr(child, "_buckets", None)
+        total = getattr(child, "_sum", None)
+        if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+            for v in values.tolist():
+                child.observe(v)
+            return
+        finite = values[np.isfinite(values)] if not np.isfinite(values).all() else values
+        index = np.searchsorted(np.asarray(bounds, dtype=np.float64), finite, side="left")
+        counts = np.bincount(index, minlength=len(bounds))
+        for i in np.flatnonzero(counts).tolist():
+            buckets[i].inc(int(counts[i]))
+        total.inc(float(finite.sum()))
+
+    def render(self) -> bytes:
+        """Return the exposition text."""
+        return generate_latest(self.registry)

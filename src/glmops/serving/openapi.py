@@ -1,0 +1,155 @@
+"""OpenAPI documents that show each served model's real feature schema.
+
+The predict handlers read raw bodies (no pydantic model on the hot path), so
+the request schemas are written here from each champion's feature manifest:
+one path per served model (``/v1/models/credit/predict``) with its fields,
+types, nullability, categories and training ranges. The document is rebuilt
+whenever the served routes change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+__all__ = ["feature_schema", "install_openapi"]
+
+
+def feature_schema(model: Any, *, strict: bool = True) -> dict[str, Any]:
+    """Return the JSON schema of one instance of ``model``."""
+    properties: dict[str, Any] = {}
+    required = []
+    imputed = {
+        s.name
+        for s in model.preprocessor.steps
+        if getattr(s, "impute_value", 0) is not None  # categorical steps always encode null
+    }
+    for col in model.preprocessor.schema.columns:
+        nullable = col.nullable and col.name in imputed
+        if col.kind == "numeric":
+            prop: dict[str, Any] = {"type": "number"}
+            if col.minimum is not None and col.maximum is not None:
+                prop["description"] = f"training range [{col.minimum:g}, {col.maximum:g}]"
+        elif col.kind == "boolean":
+            prop = {"type": "boolean"}
+        else:
+            prop = {"type": "string"}
+            if col.categories:
+                prop["examples"] = list(col.categories[:20])
+                prop["description"] = (
+                    f"{len(col.categories)} known categories; others go to the unknown bucket"
+                )
+        if nullable:
+            described = {k: v for k, v in prop.items() if k in ("description", "examples")}
+            kind = {k: v for k, v in prop.items() if k not in described}
+            prop = {"anyOf": [kind, {"type": "null"}], **described}
+        properties[col.name] = prop
+        required.append(col.name)
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": not strict,
+    }
+
+
+def _predict_body(name: str, model: Any, strict: bool, max_rows: int) -> dict[str, Any]:
+    instance = {"$ref": f"#/components/schemas/{_component(name)}"}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "properties": {
+                                "instances": {
+                                    "type": "array",
+                                    "items": instance,
+                                    "minItems": 1,
+                                    "maxItems": max_rows,
+                                },
+                                "explain": {"type": "boolean"},
+                            },
+                            "required": ["instances"],
+                            "additionalProperties": False,
+                        },
+                        {
+                            "type": "object",
+                            "properties": {
+                                "columns": {
+                                    "type": "array",
+                                    "items": {"type": "string", "enum": model.feature_names},
+                                    "minItems": 1,
+                                    "uniqueItems": True,
+                                },
+                                "data": {
+                                    "type": "array",
+                                    "items": {"type": "array"},
+                                    "minItems": 1,
+                                    "maxItems": max_rows,
+                                },
+                                "explain": {"type": "boolean"},
+                            },
+                            "required": ["columns", "data"],
+                            "additionalProperties": False,
+                        },
+                    ]
+                }
+            }
+        },
+    }
+
+
+def _component(name: str) -> str:
+    return "Instance_" + "".join(c if c.isalnum() else "_" for c in name)
+
+
+_RESPONSES = {
+    "200": {"description": "Predictions with the model name, version, route and request id."},
+    "400": {"description": "Malformed JSON."},
+    "401": {"description": "Missing or unknown bearer token."},
+    "403": {"description": "The token lacks the predict role."},
+    "404": {"description": "No such served model or version."},
+    "413": {"description": "Body or rows over the limits."},
+    "422": {"description": "The input breaks the feature manifest: one entry per field."},
+}
+
+
+def install_openapi(app: FastAPI, state: Any) -> None:
+    """Replace ``app.openapi`` with a builder that documents every served model."""
+    cache: dict[str, Any] = {}
+
+    def build() -> dict[str, Any]:
+        routes = dict(state.host.routes)
+        key = tuple(sorted((n, r.champion.digest) for n, r in routes.items()))
+        if cache.get("key") == key:
+            return cache["doc"]  # type: ignore[no-any-return]
+        doc = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, description=__doc__
+        )
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        strict = state.policy.reject_unexpected
+        for name, r in sorted(routes.items()):
+            model = r.champion.model
+            components[_component(name)] = feature_schema(model, strict=strict)
+            body = _predict_body(name, model, strict, state.policy.max_rows)
+            for action in ("predict", "explain"):
+                doc["paths"][f"/v1/models/{name}/{action}"] = {
+                    "post": {
+                        "tags": [f"model {name}"],
+                        "summary": f"{action.title()} with {name} ({model.task})",
+                        "operationId": f"{action}_{_component(name)}",
+                        "requestBody": body,
+                        "responses": _RESPONSES,
+                        "security": [{"bearer": []}],
+                    }
+                }
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        cache["key"], cache["doc"] = key, doc
+        return doc
+
+    app.openapi = build  # type: ignore[method-assign]

@@ -1,0 +1,108 @@
+"""Shadow scoring: the shadow version scores a copy of each request in a worker thread.
+
+The response never waits for it and never changes because of it: the
+request path appends to a bounded deque and returns. The worker scores the
+same rows with the shadow model and logs its outputs under the same request
+id (route ``shadow``), beside the answer that was sent, for comparison.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from glmops.serving.inference import Policy, Refusal, Rows, score_rows
+from glmops.serving.metrics import ServingMetrics
+from glmops.serving.routing import Slot
+
+__all__ = ["ShadowScorer"]
+
+logger = logging.getLogger(__name__)
+
+# (slot, rows, request_id, entity key, decision that was answered)
+Job = tuple[Slot, Rows, str, str | None, np.ndarray]
+
+
+class ShadowScorer:
+    """Score shadow copies off the request path; drop (and count) beyond ``capacity``."""
+
+    def __init__(
+        self,
+        metrics: ServingMetrics,
+        policy_for: Callable[[str], Policy],
+        log: Callable[[Slot, Rows, str, str | None, np.ndarray, float], None],
+        *,
+        capacity: int = 1_000,
+    ) -> None:
+        self.metrics = metrics
+        self.policy_for = policy_for
+        self.log = log
+        self.capacity = capacity
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="glmops-shadow", daemon=True)
+        self.done = 0
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        self._thread.start()
+
+    def submit(self, job: Job) -> None:
+        """Queue a shadow scoring (never blocks; counted as dropped when full)."""
+        if len(self._jobs) >= self.capacity:
+            slot = job[0]
+            self.metrics.child(self.metrics.shadow, slot.name, slot.version_label, "dropped").inc()
+            return
+        self._idle.clear()
+        self._jobs.append(job)
+        self._wake.set()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued shadow job is done."""
+        deadline = time.monotonic() + timeout_s
+        while self._jobs or not self._idle.is_set():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Finish queued jobs (bounded in time) and stop."""
+        self.flush(timeout_s)
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            while self._jobs:
+                self._score(self._jobs.popleft())
+            self._idle.set()
+
+    def _score(self, job: Job) -> None:
+        slot, rows, request_id, entity, _answered = job
+        started = time.perf_counter()
+        try:
+            scored = score_rows(slot.model, rows, self.policy_for(slot.name))
+        except Refusal:
+            outcome = "refused"  # the shadow's manifest differs and refuses these rows
+        except Exception as exc:  # a shadow must never take the service down
+            logger.warning("shadow %s@%s failed: %s", slot.name, slot.version, exc)
+            outcome = "error"
+        else:
+            latency_ms = (time.perf_counter() - started) * 1e3
+            self.log(slot, rows, request_id, entity, scored.decision, latency_ms)
+            outcome = "ok"
+        self.done += 1
+        self.metrics.child(self.metrics.shadow, slot.name, slot.version_label, outcome).inc()

@@ -1,0 +1,109 @@
+"""A real uvicorn server on a free local port, serving models from a real registry."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from glmops.config import ServingConfig, TokenConfig
+from glmops.registry import Registry
+from glmops.serving import create_app, hash_token
+
+TOKENS = {
+    "t-predict": ("svc", ["predict"]),
+    "t-read": ("ops", ["read"]),
+    "t-admin": ("root", ["admin"]),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    registry: Registry
+    app: Any
+    thread: threading.Thread
+    server: uvicorn.Server
+
+    @property
+    def state(self) -> Any:
+        return self.app.state.glmops
+
+    def client(self, token: str | None = "t-admin", **kw: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kw)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def start_server(registry: Registry, **overrides: Any) -> Server:
+    """Start ``create_app`` on uvicorn in a thread; return when it answers."""
+    settings: dict[str, Any] = {
+        "tokens": [
+            TokenConfig(sha256=hash_token(t), actor=a, roles=r)  # type: ignore[arg-type]
+            for t, (a, r) in TOKENS.items()
+        ],
+        "reload_interval_s": 0.2,
+        "prediction_log": {"flush_interval_s": 0.05, "batch_size": 200},
+    }
+    settings.update(overrides)
+    config = ServingConfig.model_validate(settings)
+    app = create_app(config, registry=registry)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "server thread died"
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.01)
+    return Server(f"http://127.0.0.1:{port}", registry, app, thread, server)
+
+
+@pytest.fixture
+def make_server() -> Iterator[Any]:
+    started: list[Server] = []
+
+    def make(registry: Registry, **overrides: Any) -> Server:
+        srv = start_server(registry, **overrides)
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def served_registry(db_url: str, root: Path, artifacts: list[Path]) -> Registry:
+    """A registry with churn@1..3 registered and churn@1 champion."""
+    registry = Registry(db_url, root / "store", actor="seed")
+    for path in artifacts:
+        registry.register("churn", path)
+    registry.promote("churn", 1, reason="first")
+    return registry

@@ -1,0 +1,352 @@
+"""The serving app over real HTTP: predictions, validation, auth, metrics, the log, reloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from tests.service.conftest import served_registry, wait_for
+from tests.unit.registry.conftest import artifacts, db_url  # noqa: F401 (fixtures)
+
+from glmops.registry.tables import PredictionRow
+
+RECORD = {"x": 0.3, "z": -1.2, "city": "paris"}
+
+
+@pytest.fixture
+def registry(db_url, tmp_path, artifacts):  # noqa: F811
+    reg = served_registry(db_url, tmp_path, artifacts)
+    yield reg
+    reg.close()
+
+
+def _log_rows(registry, **where):
+    with registry.engine.connect() as conn:
+        query = sa.select(PredictionRow.__table__)
+        for k, v in where.items():
+            query = query.where(getattr(PredictionRow, k) == v)
+        return conn.execute(query).mappings().all()
+
+
+def test_single_and_batch_predictions_match_the_model(registry, make_server):
+    srv = make_server(registry)
+    model = registry.load("churn@1")
+    rng = np.random.default_rng(0)
+    rows = [
+        {"x": float(a), "z": float(b), "city": c}
+        for a, b, c in zip(
+            rng.normal(size=300), rng.normal(size=300), rng.choice(["paris", "lyon", "nice"], 300), strict=False
+        )
+    ]
+    expected = model.predict_proba(pa.Table.from_pylist(rows))
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/predict", json={"instances": [RECORD]})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["model"] == "churn" and body["version"] == 1 and body["route"] == "champion"
+        assert body["request_id"] == r.headers["x-request-id"]
+        (pred,) = body["predictions"]
+        assert set(pred["probabilities"]) == {"no", "yes"}
+        assert pred["probabilities"]["yes"] == pytest.approx(
+            model.predict_proba(RECORD)[0, 1], rel=1e-12
+        )
+        assert pred["label"] == model.predict(RECORD)[0]
+        # the record path (few instances) and the batch path (many, or columnar) agree
+        for payload in (
+            {"instances": rows},
+            {"columns": ["city", "x", "z"], "data": [[r["city"], r["x"], r["z"]] for r in rows]},
+            {"instances": rows[:5]},
+        ):
+            r = c.post("/v1/models/churn/predict", json=payload)
+            assert r.status_code == 200, r.text
+            got = np.array([p["probabilities"]["yes"] for p in r.json()["predictions"]])
+            np.testing.assert_allclose(got, expected[: len(got), 1], rtol=1e-12, atol=1e-15)
+        r = c.post(
+            "/v1/models/churn/predict",
+            json={"instances": [RECORD]},
+            headers={"x-request-id": "abc-123"},
+        )
+        assert r.json()["request_id"] == "abc-123"
+
+
+def test_every_bad_input_is_a_4xx_naming_the_field(registry, make_server):
+    srv = make_server(registry, max_rows=50, max_body_bytes=20_000)
+    url = "/v1/models/churn/predict"
+    with srv.client() as c:
+
+        def errors(payload=None, content=None, status=422):
+            r = c.post(url, json=payload) if content is None else c.post(url, content=content)
+            assert r.status_code == status, r.text
+            return r.json()["errors"]
+
+        e = errors({"instances": [{"x": 1.0, "city": "paris"}]})
+        assert e == [
+            {"field": "instances[0].z", "kind": "missing_column", "expected": "a numeric field"}
+        ]
+        e = errors({"instances": [{**RECORD, "extra": 1}]})
+        assert e[0]["field"] == "instances[0].extra" and e[0]["kind"] == "unexpected_column"
+        e = errors({"instances": [{**RECORD, "x": "high"}]})
+        assert e[0] == {
+            "field": "instances[0].x",
+            "kind": "wrong_type",
+            "expected": "a number",
+            "got": "high",
+        }
+        e = errors({"instances": [{**RECORD, "x": True}]})
+        assert e[0]["field"] == "instances[0].x" and e[0]["kind"] == "wrong_type"
+        e = errors({"instances": [{**RECORD, "city": 3.5}]})
+        assert e[0]["field"] == "instances[0].city"
+        # the batch path names the row too
+        many = [dict(RECORD) for _ in range(30)]
+        many[17]["x"] = "oops"
+        e = errors({"instances": many})
+        assert [p["field"] for p in e] == ["instances[17].x"]
+        e = errors({"columns": ["x", "z"], "data": [[1.0, 2.0]]})
+        assert e[0]["field"] == "data[0].city" and e[0]["kind"] == "missing_column"
+        e = errors({"columns": ["x", "z", "city"], "data": [[1.0, 2.0]]})
+        assert e[0]["field"] == "data[0]"
+        e = errors({"rows": []})
+        assert e[0]["field"] == "rows"
+        assert errors([1, 2])[0]["field"] == "body"
+        assert errors(content=b"{not json", status=400)[0]["field"] == "body"
+        assert errors({"instances": [RECORD] * 51}, status=413)[0]["field"] == "rows"
+        assert errors(content=b" " * 20_001, status=413)[0]["field"] == "body"
+        # a null is imputed; an unseen category and an out-of-range value are answered
+        for record in ({**RECORD, "x": None}, {**RECORD, "city": "oslo"}, {**RECORD, "x": 1e6}):
+            r = c.post(url, json={"instances": [record]})
+            assert r.status_code == 200, r.text
+        assert c.post("/v1/models/nope/predict", json={"instances": [RECORD]}).status_code == 404
+        assert (
+            c.post("/v1/models/churn/versions/9/predict", json={"instances": [RECORD]}).status_code
+            == 404
+        )
+        assert (
+            c.post("/v1/models/churn/versions/x/predict", json={"instances": [RECORD]}).status_code
+            == 404
+        )
+        metrics = c.get("/metrics").text
+    assert (
+        'glmops_schema_violations_total{feature="city",kind="unseen_category",model="churn"} 1.0'
+        in metrics
+    )
+    assert (
+        'glmops_schema_violations_total{feature="x",kind="out_of_range",model="churn"} 1.0'
+        in metrics
+    )
+    assert 'glmops_feature_missing_total{feature="x",model="churn"} 1.0' in metrics
+    assert 'glmops_request_errors_total{model="churn",reason="malformed"} 1.0' in metrics
+
+
+def test_policies_count_unexpected_and_reject_out_of_range(registry, make_server):
+    srv = make_server(registry, unexpected_fields="count", out_of_range="reject")
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/predict", json={"instances": [{**RECORD, "extra": 1}]})
+        assert r.status_code == 200
+        r = c.post("/v1/models/churn/predict", json={"instances": [{**RECORD, "x": 1e6}]})
+        assert r.status_code == 422 and r.json()["errors"][0]["kind"] == "out_of_range"
+        metrics = c.get("/metrics").text
+    assert 'kind="unexpected_column",model="churn"} 1.0' in metrics
+
+
+def test_auth_roles(registry, make_server):
+    srv = make_server(registry)
+    url = "/v1/models/churn/predict"
+    payload = {"instances": [RECORD]}
+    with (
+        srv.client(None) as anon,
+        srv.client("wrong") as stranger,
+        srv.client("t-read") as reader,
+        srv.client("t-predict") as svc,
+    ):
+        assert anon.post(url, json=payload).status_code == 401
+        assert anon.post(url, json=payload).headers["www-authenticate"] == "Bearer"
+        assert stranger.post(url, json=payload).status_code == 401
+        assert reader.post(url, json=payload).status_code == 403
+        assert svc.post(url, json=payload).status_code == 200
+        assert svc.get("/v1/models").status_code == 403
+        assert reader.get("/v1/models").json()[0]["name"] == "churn"
+        shown = reader.get("/v1/models/churn").json()
+        assert [f["name"] for f in shown["features"]] == ["x", "z", "city"]
+        assert [v["version"] for v in shown["versions"]] == [1, 2, 3]
+        assert anon.get("/healthz").status_code == 200 and anon.get("/readyz").status_code == 200
+
+
+def test_prediction_log_holds_one_row_per_prediction(registry, make_server):
+    srv = make_server(
+        registry,
+        prediction_log={"hash_fields": ["city"], "drop_fields": ["z"], "flush_interval_s": 0.05},
+    )
+    with srv.client() as c:
+        ids = []
+        for i in range(40):
+            r = c.post("/v1/models/churn/predict", json={"instances": [{**RECORD, "x": i / 10}]})
+            ids.append(r.json()["request_id"])
+        r = c.post("/v1/models/churn/predict", json={"instances": [RECORD] * 25})
+        batch_id = r.json()["request_id"]
+        c.post("/v1/models/churn/predict", json={"instances": [{"x": 1}]})  # refused: not logged
+    assert srv.state.log.flush(10)
+    rows = _log_rows(registry, model="churn")
+    assert len(rows) == 40 + 25
+    assert {r["request_id"] for r in rows} >= set(ids)
+    assert {f"{batch_id}/{i}" for i in range(25)} <= {r["request_id"] for r in rows}
+    one = next(r for r in rows if r["request_id"] == ids[3])
+    inputs = one["inputs"] if isinstance(one["inputs"], dict) else json.loads(one["inputs"])
+    assert inputs["x"] == pytest.approx(0.3) and "z" not in inputs
+    assert inputs["city"].startswith("hmac:") and len(inputs["city"]) == 37
+    outputs = one["outputs"] if isinstance(one["outputs"], dict) else json.loads(one["outputs"])
+    assert outputs["label"] in ("yes", "no") and len(outputs["proba"]) == 2
+    assert one["version"] == 1 and one["route"] == "champion" and one["latency_ms"] > 0
+
+
+def test_hot_reload_and_refusing_a_corrupt_version(registry, make_server):
+    srv = make_server(registry)
+    with srv.client() as c:
+        assert (
+            c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()["version"] == 1
+        )
+        registry.promote("churn", 2, reason="better")
+        wait_for(
+            lambda: (
+                c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()["version"]
+                == 2
+            ),
+            what="the promotion to be picked up",
+        )
+        # corrupt version 3's stored arrays, then promote it: refused, version 2 serves on
+        info = registry.resolve("churn@3")
+        arrays = Path(info.artifact_path) / "arrays.npz"
+        data = bytearray(arrays.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        arrays.write_bytes(bytes(data))
+        registry._cache.clear()
+        registry.promote("churn", 3, reason="oops", force=True)
+        wait_for(lambda: "churn" in c.get("/readyz").json()["problems"], what="the refusal")
+        ready = c.get("/readyz").json()
+        assert "churn@3" in ready["problems"]["churn"]
+        assert (
+            c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()["version"] == 2
+        )
+        assert (
+            'glmops_model_loads_total{model="churn",outcome="refused",version="3"} 1.0'
+            in c.get("/metrics").text
+        )
+    events = registry.history("churn", limit=5)
+    assert any(e["action"] == "serve_refused" and e["version"] == 3 for e in events)
+
+
+def test_canary_split_is_weighted_and_sticky(registry, make_server):
+    registry.set_alias("churn", "canary", 2, weight=0.3)
+    srv = make_server(registry, routes={"churn": {"entity_key": "customer"}})
+    n = 600
+    with srv.client() as c:
+        versions = {}
+        for i in range(n):
+            r = c.post(
+                "/v1/models/churn/predict", json={"instances": [{**RECORD, "customer": f"c{i}"}]}
+            )
+            assert r.status_code == 200, r.text
+            versions[i] = (r.json()["version"], r.json()["route"])
+        share = sum(v == 2 for v, _ in versions.values()) / n
+        # binomial sd at n=600, p=0.3 is 0.019: 4 sd
+        assert abs(share - 0.3) < 0.075
+        assert all(route == ("canary" if v == 2 else "champion") for v, route in versions.values())
+        for i in range(0, n, 37):  # sticky: the same customer, the same arm
+            r = c.post(
+                "/v1/models/churn/predict", json={"instances": [{**RECORD, "customer": f"c{i}"}]}
+            )
+            assert r.json()["version"] == versions[i][0]
+        r = c.post(
+            "/v1/models/churn/predict", json={"instances": [RECORD]}, headers={"X-Entity-Key": "c5"}
+        )
+        assert r.json()["version"] == versions[5][0]
+        metrics = c.get("/metrics").text
+    assert 'route="canary",status="200",version="2"' in metrics
+
+
+def test_shadow_never_changes_the_answer_and_is_logged(registry, make_server):
+    srv = make_server(registry)
+    with srv.client() as c:
+        before = c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()
+        registry.set_alias("churn", "shadow", 3)
+        wait_for(
+            lambda: c.get("/readyz").json()["models"]["churn"].get("shadow") == 3,
+            what="the shadow to load",
+        )
+        after = c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()
+        assert after["predictions"] == before["predictions"] and after["version"] == 1
+    assert srv.state.shadow.flush(10) and srv.state.log.flush(10)
+    shadow = _log_rows(registry, route="shadow")
+    assert [r["request_id"] for r in shadow] == [after["request_id"]]
+    assert shadow[0]["version"] == 3
+
+
+def test_explain_contributions_add_up(registry, make_server):
+    srv = make_server(registry)
+    model = registry.load("churn@1")
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/explain", json={"instances": [RECORD, {**RECORD, "x": -2.0}]})
+        assert r.status_code == 200, r.text
+        body = r.json()
+    for record, contrib in zip([RECORD, {**RECORD, "x": -2.0}], body["contributions"], strict=False):
+        assert set(contrib) == {"x", "z", "city"}
+        decision = model.decision_function(record)[0]
+        assert sum(contrib.values()) + model.intercept[0] == pytest.approx(decision, rel=1e-9)
+
+
+def test_pinned_version_and_openapi_schema(registry, make_server):
+    srv = make_server(registry)
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/versions/3/predict", json={"instances": [RECORD]})
+        assert r.status_code == 200 and r.json()["version"] == 3 and r.json()["route"] == "pinned"
+        doc = c.get("/openapi.json").json()
+    schema = doc["components"]["schemas"]["Instance_churn"]
+    assert schema["required"] == ["x", "z", "city"]
+    assert schema["additionalProperties"] is False
+    assert "/v1/models/churn/predict" in doc["paths"]
+
+
+def test_registry_router_is_mounted(registry, make_server):
+    srv = make_server(registry)
+    with srv.client() as c:
+        r = c.get("/v1/registry/models")
+        assert r.status_code == 200 and r.json()[0]["name"] == "churn"
+
+
+def test_a_regression_model_answers_values(make_server, db_url, tmp_path):  # noqa: F811
+    from glmops.config import parse_config
+    from glmops.registry import Registry
+    from glmops.training import train_model
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=200)
+    table = pa.table({"x": x, "g": rng.choice(["a", "b"], 200), "y": 2 * x + rng.normal(size=200)})
+    spec = parse_config(
+        {
+            "models": {
+                "price": {
+                    "data": {"path": "u.csv"},
+                    "target": "y",
+                    "task": "regression",
+                    "cv": {"n_folds": 3, "n_alphas": 5},
+                }
+            }
+        }
+    ).models["price"]
+    result = train_model(
+        "price", spec, base_dir=tmp_path, output_dir=tmp_path / "o", data=table, write_report=False
+    )
+    registry = Registry(db_url, tmp_path / "store", actor="seed")
+    registry.register("price", result.artifact_path)
+    registry.promote("price", 1)
+    srv = make_server(registry)
+    model = registry.load("price@1")
+    with srv.client() as c:
+        r = c.post("/v1/models/price/predict", json={"instances": [{"x": 1.5, "g": "a"}]})
+        assert r.status_code == 200, r.text
+        assert r.json()["predictions"][0] == pytest.approx(model.predict({"x": 1.5, "g": "a"})[0])
+        assert "glmops_prediction_value_bucket" in c.get("/metrics").text
+    registry.close()
