@@ -39,7 +39,10 @@ def test_single_and_batch_predictions_match_the_model(registry, make_server):
     rows = [
         {"x": float(a), "z": float(b), "city": c}
         for a, b, c in zip(
-            rng.normal(size=300), rng.normal(size=300), rng.choice(["paris", "lyon", "nice"], 300), strict=False
+            rng.normal(size=300),
+            rng.normal(size=300),
+            rng.choice(["paris", "lyon", "nice"], 300),
+            strict=True,
         )
     ]
     expected = model.predict_proba(pa.Table.from_pylist(rows))
@@ -291,7 +294,9 @@ def test_explain_contributions_add_up(registry, make_server):
         r = c.post("/v1/models/churn/explain", json={"instances": [RECORD, {**RECORD, "x": -2.0}]})
         assert r.status_code == 200, r.text
         body = r.json()
-    for record, contrib in zip([RECORD, {**RECORD, "x": -2.0}], body["contributions"], strict=False):
+    for record, contrib in zip(
+        [RECORD, {**RECORD, "x": -2.0}], body["contributions"], strict=False
+    ):
         assert set(contrib) == {"x", "z", "city"}
         decision = model.decision_function(record)[0]
         assert sum(contrib.values()) + model.intercept[0] == pytest.approx(decision, rel=1e-9)
