@@ -8,6 +8,7 @@ function, so it can be saved without pickle and applied anywhere.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,8 @@ class CalibrationMap:
         -------
         ndarray of shape (n, K)
         """
+        if self.n_classes == 2 and decision.size == 1:
+            return self._one_binary(float(decision.reshape(-1)[0]))
         scores = decision.reshape(-1, 1) if decision.ndim == 1 else decision
         n_maps = scores.shape[1]
         mapped = np.empty_like(scores, dtype=np.float64)
@@ -74,6 +77,17 @@ class CalibrationMap:
         with np.errstate(invalid="ignore", divide="ignore"):
             proba = np.where(total > 0, mapped / np.where(total > 0, total, 1.0), uniform)
         return np.asarray(proba)
+
+    def _one_binary(self, score: float) -> FloatArray:
+        """The same map for one binary score, in plain floats (the serving hot path)."""
+        if self.method == "platt":
+            a, b = self.params[0][0]
+            z = float(a) * score + float(b)
+            p1 = 0.0 if z > 709.0 else 1.0 / (1.0 + math.exp(z))
+        else:
+            p1 = float(np.interp(score, self.params[0], self.params[1]))
+        p1 = min(max(p1, 0.0), 1.0)
+        return np.array([[1.0 - p1, p1]])
 
 
 def _scores_class() -> Any:

@@ -260,8 +260,10 @@ def validate(
 
 def _add_registry() -> None:
     from glmops.cli_registry import registry_app
+    from glmops.cli_serving import register_commands
 
     app.add_typer(registry_app, name="registry")
+    register_commands(app)
 
 
 _add_registry()

@@ -9,7 +9,9 @@ checksummed artifact (:mod:`glmops.artifact`) with no pickle anywhere, and
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,6 +201,10 @@ class Model:
         """Map decision values to probabilities (calibration map, sigmoid or softmax)."""
         if self.calibration is not None:
             return self.calibration.predict_proba(decision)
+        if decision.ndim == 1 and decision.shape[0] == 1:  # one row: plain floats, same values
+            d = float(decision[0])
+            one = 0.0 if d < -709.0 else 1.0 / (1.0 + math.exp(-d))
+            return np.array([[1.0 - one, one]])
         if decision.ndim == 1:
             with np.errstate(over="ignore"):  # exp(-x) -> inf gives p = 0, as scipy's expit
                 p1 = 1.0 / (1.0 + np.exp(-decision))
@@ -224,10 +230,14 @@ class Model:
             return decision
         return self.labels_from_proba(self.proba_from_decision(decision))
 
+    @functools.cached_property
+    def _class_array(self) -> np.ndarray:
+        assert self.classes is not None
+        return np.asarray(self.classes, dtype=object)
+
     def labels_from_proba(self, proba: FloatArray) -> np.ndarray:
         """Return labels: binary at ``threshold`` (strictly above), multinomial by argmax."""
-        assert self.classes is not None
-        classes = np.asarray(self.classes, dtype=object)
+        classes = self._class_array
         if self.task == "binary":
             cut = 0.5 if self.threshold is None else self.threshold
             return np.asarray(classes[(proba[:, 1] > cut).astype(np.intp)])

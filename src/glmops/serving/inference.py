@@ -198,9 +198,8 @@ def score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
 
 def _score_records(model: Any, rows: Rows, policy: Policy) -> Scored:
     pre = model.preprocessor
-    known = set(pre.schema.names) | policy.passthrough
-    if pre.schema.target:
-        known.add(pre.schema.target)
+    known = _known_fields(pre, policy.passthrough)
+    names = pre.schema.names
     X = np.empty((rows.n, pre.n_features_out))
     problems: list[dict[str, Any]] = []
     notes: list[Violation] = []
@@ -223,7 +222,7 @@ def _score_records(model: Any, rows: Rows, policy: Policy) -> Scored:
                 )
             continue
         notes.extend(found)
-        for name in pre.schema.names:
+        for name in names:
             if record.get(name) is None:
                 missing[name] = missing.get(name, 0) + 1
         if unexpected and not policy.reject_unexpected:
@@ -240,6 +239,23 @@ def _score_records(model: Any, rows: Rows, policy: Policy) -> Scored:
         raise Refusal(422, _summary(problems), problems)
     decision = X @ model.coef.T + model.intercept
     return Scored(decision, notes, missing)
+
+
+# (id of the preprocessor, pass-through) -> (the preprocessor itself, the fields): the
+# object is kept so that its id cannot be reused by another while cached
+_KNOWN: dict[tuple[int, frozenset[str]], tuple[Any, frozenset[str]]] = {}
+
+
+def _known_fields(pre: Any, passthrough: frozenset[str]) -> frozenset[str]:
+    """Return the fields a record may carry: features, the target, pass-through keys."""
+    key = (id(pre), passthrough)
+    found = _KNOWN.get(key)
+    if found is None or found[0] is not pre:
+        if len(_KNOWN) > 256:
+            _KNOWN.clear()
+        extra = {pre.schema.target} if pre.schema.target else set()
+        found = _KNOWN[key] = (pre, frozenset(pre.schema.names) | passthrough | extra)
+    return found[1]
 
 
 def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Table | None:

@@ -10,7 +10,14 @@ import platform
 from typing import Any
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 __all__ = ["ServingMetrics"]
 
@@ -36,6 +43,7 @@ class ServingMetrics:
     """Every metric the service exports, on a private registry."""
 
     def __init__(self, version: str) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double the exposition for nothing
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -145,6 +153,10 @@ class ServingMetrics:
         one ``searchsorted`` replaces a Python call per value. Falls back to
         ``observe`` per value if the client's internals ever change.
         """
+        if values.shape[0] <= 8:  # numpy's fixed cost beats a few plain observes
+            for v in values.tolist():
+                child.observe(v)
+            return
         bounds = getattr(child, "_upper_bounds", None)
         buckets = getattr(child, "_buckets", None)
         total = getattr(child, "_sum", None)

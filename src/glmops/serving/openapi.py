@@ -148,6 +148,28 @@ def install_openapi(app: FastAPI, state: Any) -> None:
                         "security": [{"bearer": []}],
                     }
                 }
+        doc["paths"]["/v1/models/{name}/versions/{version}/predict"] = {
+            "post": {
+                "tags": ["predict"],
+                "summary": "Predict with one explicit registered version",
+                "operationId": "predict_version",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "version",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "responses": _RESPONSES,
+                "security": [{"bearer": []}],
+            }
+        }
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         cache["key"], cache["doc"] = key, doc
         return doc

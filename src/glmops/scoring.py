@@ -1,0 +1,321 @@
+"""Batch scoring: stream a CSV/Parquet file through a model into Parquet or CSV.
+
+Each chunk goes through the model's own manifest check and fused linear
+predictor (the code that serves HTTP), so memory stays bounded by a chunk
+and a batch answer equals the online answer for the same row. Reading the
+next chunk overlaps scoring the current one (pyarrow reads without the
+GIL). Rows that cannot be scored (a missing column, a wrong type, a null
+the pipeline does not impute) stop the run with every problem named,
+unless ``on_error="skip"`` asks to write them with empty predictions and
+the reason in ``_error``. The model name, version and digest are recorded:
+in the Parquet file's metadata, and as a ``model_version`` column in CSV.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from glmops.data.readers import file_format, iter_batches
+from glmops.data.schema import Violation, coerce_table
+from glmops.errors import InvalidInputError, SchemaValidationError
+
+__all__ = ["ScoreSummary", "score_file"]
+
+DEFAULT_CHUNK_ROWS = 262_144
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class ScoreSummary:
+    """What a scoring run did: rows, time, the model, and the violations it counted."""
+
+    model: str
+    version: int | None
+    digest: str
+    input: str
+    output: str
+    rows: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    violations: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float:
+        """Throughput of the whole run (read + validate + score + write)."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def count(self, violations: Sequence[Violation]) -> None:
+        """Add a chunk's violations to the run's totals (per column and kind)."""
+        for v in violations:
+            entry = self.violations.setdefault(
+                (v.column, v.kind),
+                {"column": v.column, "kind": v.kind, "expected": v.expected, "rows": 0},
+            )
+            entry["rows"] += v.n_rows
+            entry.setdefault("example", v.example)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return JSON-ready values."""
+        return {
+            "model": self.model,
+            "version": self.version,
+            "digest": self.digest,
+            "input": self.input,
+            "output": self.output,
+            "rows": self.rows,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "rows_per_s": round(self.rows_per_s),
+            "violations": list(self.violations.values()),
+        }
+
+
+def _output_columns(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
+    """Return the prediction columns of a chunk (value; or label and probabilities)."""
+    if model.task == "regression":
+        return {"prediction": pa.array(decision[:, 0])}
+    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
+    classes = list(model.classes)
+    if model.task == "binary":
+        cut = 0.5 if model.threshold is None else model.threshold
+        picked = (proba[:, 1] > cut).astype(np.int32)
+    else:
+        picked = np.argmax(proba, axis=1).astype(np.int32)
+    labels = pa.DictionaryArray.from_arrays(
+        pa.array(picked), pa.array([str(c) for c in classes])
+    ).dictionary_decode()
+    out: dict[str, pa.Array] = {"label": labels}
+    if model.task == "binary":
+        out[f"proba_{classes[1]}"] = pa.array(proba[:, 1])
+    else:
+        for k, c in enumerate(classes):
+            out[f"proba_{c}"] = pa.array(np.ascontiguousarray(proba[:, k]))
+    return out
+
+
+def _score_chunk(
+    model: Any,
+    batch: pa.RecordBatch,
+    keep: Sequence[str],
+    on_error: str,
+    summary: ScoreSummary,
+) -> pa.Table:
+    table = pa.Table.from_batches([batch])
+    pre = model.preprocessor
+    data = coerce_table(table, pre.schema)
+    blocking = pre.blocking_violations(data)
+    summary.count([v for v in data.violations if v not in blocking])
+    errors = None
+    if blocking:
+        column_level = [v for v in blocking if v.kind == "missing_column"]
+        if on_error == "fail" or column_level:
+            summary.count(blocking)
+            lines = "; ".join(v.message() for v in blocking)
+            raise SchemaValidationError(
+                f"Rows {summary.rows}-{summary.rows + batch.num_rows - 1} of {summary.input} "
+                f"cannot be scored: {lines}",
+                violations=[v.to_dict() for v in blocking],
+            )
+        bad, errors = _bad_rows(table, data, blocking, pre)
+        summary.count(blocking)
+        summary.skipped += int(bad.sum())
+        good = pa.array(~bad)
+        clean = coerce_table(table.filter(good), pre.schema)
+        decision = np.full((table.num_rows, model.coef.shape[0]), np.nan)
+        if clean.n_rows:
+            decision[~bad] = pre.linear_predictor(clean, model.coef, model.intercept)
+    else:
+        decision = pre.linear_predictor(data, model.coef, model.intercept)
+    columns = {name: table.column(name) for name in keep}
+    predicted = _output_columns(model, decision)
+    if errors is not None:
+        mask = pa.array(np.asarray(errors, dtype=object) != None)  # noqa: E711 (elementwise)
+        predicted = {k: pc.if_else(mask, pa.nulls(len(v), v.type), v) for k, v in predicted.items()}
+        predicted["_error"] = pa.array(errors, pa.string())
+    columns.update(predicted)
+    return pa.table(columns)
+
+
+def _bad_rows(
+    table: pa.Table, data: Any, blocking: Sequence[Violation], pre: Any
+) -> tuple[np.ndarray, list[str | None]]:
+    """Return (mask of unscorable rows, reason per row or None) for row-level problems."""
+    n = table.num_rows
+    bad = np.zeros(n, dtype=bool)
+    reasons: list[str | None] = [None] * n
+    for v in blocking:
+        if v.column in data.numeric:
+            values = data.numeric[v.column]
+            rows = np.isnan(values) if v.kind == "null" else ~np.isfinite(values)
+            if v.kind == "wrong_type":
+                raw = table.column(v.column)
+                rows = np.isnan(values) & np.asarray(
+                    pc.is_valid(raw).to_numpy(zero_copy_only=False)
+                )
+                rows |= np.isinf(values)
+        elif v.column in data.categorical:
+            rows = np.asarray(pc.is_null(data.categorical[v.column]).to_numpy(zero_copy_only=False))
+        else:
+            rows = np.ones(n, dtype=bool)
+        for i in np.flatnonzero(rows & ~bad).tolist():
+            reasons[i] = f"{v.column}: {v.kind.replace('_', ' ')}"
+        bad |= rows
+    return bad, reasons
+
+
+def _prefetch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Read the next chunk in a thread while the caller scores the current one."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="glmops-read") as pool:
+        pending = pool.submit(next, batches, None)
+        while True:
+            batch = pending.result()
+            if batch is None:
+                return
+            pending = pool.submit(next, batches, None)
+            yield batch
+
+
+def _total_rows(path: Path) -> int | None:
+    if file_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    return None
+
+
+def score_file(
+    model: Any,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    keep: Sequence[str] = (),
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_error: Literal["fail", "skip"] = "fail",
+    model_ref: str | None = None,
+    version: int | None = None,
+    progress: Progress | None = None,
+) -> ScoreSummary:
+    """Score every row of ``input_path`` with ``model``; write ``output_path``.
+
+    Parameters
+    ----------
+    model : Model
+        A loaded model (:func:`glmops.load_model` or ``Registry.load``).
+    input_path, output_path : path
+        CSV/TSV/Parquet in; ``.parquet`` or ``.csv`` out (by suffix).
+    keep : sequence of str
+        Input columns copied to the output (ids to join on).
+    chunk_rows : int
+        Rows per chunk (memory is bounded by about two chunks).
+    on_error : {"fail", "skip"}
+        Stop at the first unscorable row (naming the column and problem), or
+        write such rows with empty predictions and the reason in ``_error``.
+    model_ref, version : optional
+        Recorded with the output (``name@alias`` as resolved, its version).
+    progress : callable, optional
+        Called as ``progress(rows_done, total_rows_or_None)`` after each chunk.
+
+    Returns
+    -------
+    ScoreSummary
+    """
+    source, target = Path(input_path), Path(output_path)
+    if on_error not in ("fail", "skip"):
+        raise InvalidInputError(
+            f"on_error must be 'fail' or 'skip', got {on_error!r}.",
+            field="on_error",
+            expected="fail | skip",
+            got=on_error,
+        )
+    out_format = target.suffix.lower().lstrip(".")
+    if out_format not in ("parquet", "csv"):
+        raise InvalidInputError(
+            f"Cannot write {target.name}: the output must end in .parquet or .csv.",
+            field="output",
+            expected=".parquet or .csv",
+            got=target.suffix or target.name,
+        )
+    if chunk_rows < 1:
+        raise InvalidInputError(
+            "chunk_rows must be at least 1.", field="chunk_rows", expected=">= 1", got=chunk_rows
+        )
+    summary = ScoreSummary(
+        model=model_ref or model.name,
+        version=version,
+        digest=str(model.digest or ""),
+        input=str(source),
+        output=str(target),
+    )
+    names = list(model.preprocessor.schema.names)
+    wanted = list(dict.fromkeys([*names, *keep]))
+    total = _total_rows(source)
+    started = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.partial")
+    writer: Any = None
+    stamp = f"{summary.model}@{version}" if version is not None else summary.model
+    meta = {
+        b"glmops": json.dumps(
+            {"model": summary.model, "version": version, "digest": summary.digest}
+        ).encode()
+    }
+    try:
+        for batch in _prefetch(iter_batches(source, batch_rows=chunk_rows, columns=wanted)):
+            table = _score_chunk(model, batch, keep, on_error, summary)
+            if writer is None:
+                writer = _open_writer(tmp, out_format, table.schema, meta)
+            if out_format == "csv":
+                table = table.append_column("model_version", pa.array([stamp] * table.num_rows))
+            writer.write_table(table)
+            summary.rows += batch.num_rows
+            if progress is not None:
+                progress(summary.rows, total)
+        if writer is None:  # an empty input still gives a file with the right columns
+            empty = _score_chunk(
+                model,
+                pa.RecordBatch.from_pylist([], schema=_empty_schema(model, keep)),
+                keep,
+                on_error,
+                summary,
+            )
+            writer = _open_writer(tmp, out_format, empty.schema, meta)
+            if out_format == "csv":
+                empty = empty.append_column("model_version", pa.array([], pa.string()))
+            writer.write_table(empty)
+        writer.close()
+        writer = None
+        os.replace(tmp, target)  # the output appears complete or not at all
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _empty_schema(model: Any, keep: Sequence[str]) -> pa.Schema:
+    kinds = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
+    fields = [pa.field(c.name, kinds[c.kind]) for c in model.preprocessor.schema.columns]
+    fields += [pa.field(k, pa.string()) for k in keep if k not in model.preprocessor.schema.names]
+    return pa.schema(fields)
+
+
+def _open_writer(path: Path, out_format: str, schema: pa.Schema, meta: dict[bytes, bytes]) -> Any:
+    if out_format == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetWriter(path, schema.with_metadata(meta), compression="zstd")
+    import pyarrow.csv as pacsv
+
+    return pacsv.CSVWriter(path, schema.append(pa.field("model_version", pa.string())))
