@@ -32,6 +32,7 @@ from glmops._typing import FloatArray
 from glmops.demo_classifiers import ClassifierReport, run_classifier_demo
 from glmops.demo_pipeline import PipelineReport, run_pipeline_demo
 from glmops.demo_registry import RegistryReport, run_registry_demo
+from glmops.demo_serving import ServingReport, run_serving_demo
 from glmops.estimators import ElasticNetCV, enet_path
 
 __all__ = ["DemoReport", "main", "run_demo"]
@@ -157,10 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     _print_pipeline(pipeline)
     print()
     print("glmops demo, step 2: the registry (gates, challenger, diff, promote, rollback, audit)")
-    _print_registry(run_registry_demo(args.output, pipeline.artifact_path))
+    registry_report = run_registry_demo(args.output, pipeline.artifact_path)
+    _print_registry(registry_report)
+    print()
+    print("glmops demo, step 3: serving (HTTP, validation, canary, shadow, batch scoring)")
+    _print_serving(run_serving_demo(args.output, registry_report.db_url))
     print()
     report = run_demo(args.output)
-    print("glmops demo, step 3: model choice by cross-validation (diabetes, n=442, p=10)")
+    print("glmops demo, step 4: model choice by cross-validation (diabetes, n=442, p=10)")
     print(f"  ElasticNetCV over l1_ratio {list(L1_RATIOS)} x 100 alphas, 5 folds,")
     print(f"  standardize=True: {report.fit_seconds:.2f} s")
     print(f"  chosen alpha     = {report.alpha:.5g}   l1_ratio = {report.l1_ratio:g}")
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  wrote {report.cv_plot}")
     classifiers, calibration_plot = run_classifier_demo(args.output)
     print()
-    print("glmops demo, step 4: classifiers (75% train / 25% holdout, stratified)")
+    print("glmops demo, step 5: classifiers (75% train / 25% holdout, stratified)")
     for c in classifiers:
         _print_classifier(c)
     print(f"  wrote {calibration_plot}")
@@ -208,6 +213,40 @@ def _print_registry(r: RegistryReport) -> None:
         reason = f'  "{e["reason"]}"' if e["reason"] else ""
         action = f"{e['action']:<12s}{subject}{alias}{forced}"
         print(f"    {e['time'][11:19]} {e['actor']:<13s} {action}{reason}")
+
+
+def _print_serving(r: ServingReport) -> None:
+    print(f"  glmops serve on {r.url} (bearer token, prediction log and /metrics on)")
+    print(f"  without a token: HTTP {r.unauthenticated}")
+    s = r.single
+    (pred,) = s["predictions"]
+    probabilities = ", ".join(f"{k} {v:.3f}" for k, v in pred["probabilities"].items())
+    print(
+        f"  one record -> {s['model']}@{s['version']} ({s['route']}): {pred['label']} "
+        f"({probabilities}) in {r.single_ms:.1f} ms, request id {s['request_id'][:8]}..."
+    )
+    print(f"  a columnar batch of {r.batch_rows} rows in {r.batch_ms:.1f} ms")
+    print("  an invalid record is refused (422), one entry per field:")
+    for e in r.invalid["errors"]:
+        got = f", got {e['got']!r}" if "got" in e else ""
+        print(f"    {e['field']}: {e['kind']} (expected {e['expected']}{got})")
+    split = ", ".join(f"v{v}: {n}" for v, n in sorted(r.canary_split.items()))
+    sticky = "sticky" if r.canary_sticky else "NOT sticky"
+    print(f"  canary credit@2 at weight 0.2 over 500 entities -> {split} ({sticky} by entity key)")
+    unchanged = "unchanged" if r.answers_unchanged else "CHANGED"
+    print(
+        f"  shadow credit@2: answers {unchanged}; {r.shadow_pairs} shadowed predictions, "
+        f"labels agree {r.shadow_agree:.1%}, mean |dP(bad)| {r.shadow_mean_abs_diff:.3f}"
+    )
+    print(f"  prediction log: {r.log_rows} rows ({r.answered} answered + shadow copies)")
+    print("  /metrics (a few lines):")
+    for line in r.metrics:
+        print(f"    {line}")
+    print(f"  server stopped cleanly: {r.stopped}")
+    print(
+        f"  glmops score: {r.scored_rows:,} rows of credit_data.csv in batch "
+        f"({r.scored_rows_per_s:,.0f} rows/s) -> {r.scored_path}"
+    )
 
 
 def _print_pipeline(p: PipelineReport) -> None:

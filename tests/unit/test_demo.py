@@ -39,6 +39,13 @@ def test_demo_main_prints_report(tmp_path, capsys):
     for action in ("create_model", "register", "promote", "set_alias", "rollback"):
         assert action in out
     assert (tmp_path / "glmops.db").is_file()
+    # step 3: serving over real HTTP
+    assert "without a token: HTTP 401" in out
+    assert "Age: wrong_type" in out and "Channel: unexpected_column" in out
+    assert "(sticky by entity key)" in out and "answers unchanged" in out
+    assert "server stopped cleanly: True" in out
+    assert (tmp_path / "scored.parquet").is_file()
+    assert "glmops_requests_total" in out
     assert "chosen alpha" in out and "selected" in out and "cv_curve.png" in out
     assert "breast cancer" in out and "wine" in out and "calibration.png" in out
 
