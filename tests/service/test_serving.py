@@ -355,3 +355,33 @@ def test_a_regression_model_answers_values(make_server, db_url, tmp_path):  # no
         assert r.json()["predictions"][0] == pytest.approx(model.predict({"x": 1.5, "g": "a"})[0])
         assert "glmops_prediction_value_bucket" in c.get("/metrics").text
     registry.close()
+
+
+def test_hot_reload_under_load_fails_no_request(registry, make_server):
+    import threading
+
+    srv = make_server(registry)
+    stop = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def hammer() -> None:
+        with srv.client() as c:
+            while not stop.is_set():
+                r = c.post("/v1/models/churn/predict", json={"instances": [RECORD]})
+                seen.append((r.status_code, r.json().get("version", -1)))
+
+    workers = [threading.Thread(target=hammer) for _ in range(3)]
+    for w in workers:
+        w.start()
+    try:
+        for version in (2, 3, 1, 2, 1):
+            registry.promote("churn", version, reason="reload under load", force=True)
+            wait_for(lambda v=version: seen and seen[-1][1] == v, what=f"version {version}")
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(10)
+    statuses = {status for status, _ in seen}
+    assert statuses == {200}, statuses
+    assert {v for _, v in seen} == {1, 2, 3}
+    assert len(seen) > 50
