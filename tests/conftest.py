@@ -79,7 +79,8 @@ def objective(
     bd = np.asarray(b, dtype=np.float64)
     s = np.ones(Xd.shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
     r = yd - float(b0) - Xd @ bd
-    loss = 0.5 * float(wd @ (r * r)) / float(wd.sum())
+    kept = wd > 0  # a zero-weight row counts for nothing, even with a huge residual
+    loss = 0.5 * float(wd[kept] @ (r[kept] * r[kept])) / float(wd.sum())
     l1 = float(np.sum(s * np.abs(bd)))
     l2 = float(np.sum((s * bd) ** 2))
     return loss + alpha * (l1_ratio * l1 + 0.5 * (1.0 - l1_ratio) * l2)

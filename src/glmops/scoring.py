@@ -142,7 +142,8 @@ def _score_chunk(
     if errors is not None:
         mask = pa.array(np.asarray(errors, dtype=object) != None)  # noqa: E711 (elementwise)
         predicted = {k: pc.if_else(mask, pa.nulls(len(v), v.type), v) for k, v in predicted.items()}
-        predicted["_error"] = pa.array(errors, pa.string())
+    if on_error == "skip":  # every chunk has the column, so every chunk has one schema
+        predicted["_error"] = pa.array(errors or [None] * table.num_rows, pa.string())
     columns.update(predicted)
     return pa.table(columns)
 
@@ -159,10 +160,12 @@ def _bad_rows(
             values = data.numeric[v.column]
             rows = np.isnan(values) if v.kind == "null" else ~np.isfinite(values)
             if v.kind == "wrong_type":
+                # unparsable text became NaN; a NaN that was NaN (or null) is missing, imputed
                 raw = table.column(v.column)
-                rows = np.isnan(values) & np.asarray(
-                    pc.is_valid(raw).to_numpy(zero_copy_only=False)
-                )
+                given = pc.is_valid(raw)
+                if pa.types.is_floating(raw.type):
+                    given = pc.and_(given, pc.invert(pc.is_nan(raw)))
+                rows = np.isnan(values) & np.asarray(given.to_numpy(zero_copy_only=False))
                 rows |= np.isinf(values)
         elif v.column in data.categorical:
             rows = np.asarray(pc.is_null(data.categorical[v.column]).to_numpy(zero_copy_only=False))
@@ -250,6 +253,18 @@ def score_file(
         raise InvalidInputError(
             "chunk_rows must be at least 1.", field="chunk_rows", expected=">= 1", got=chunk_rows
         )
+    reserved = {"prediction", "label", "_error", "model_version"} | {
+        f"proba_{c}" for c in (model.classes or [])
+    }
+    clashes = [k for k in keep if k in reserved]
+    if clashes:
+        raise InvalidInputError(
+            f"Cannot keep {', '.join(map(repr, clashes))}: the output writes a column of that "
+            "name; rename it in the input first.",
+            field="keep",
+            expected=f"names other than {', '.join(sorted(reserved))}",
+            got=clashes,
+        )
     summary = ScoreSummary(
         model=model_ref or model.name,
         version=version,
@@ -264,6 +279,7 @@ def score_file(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.partial")
     writer: Any = None
+    schema_out: pa.Schema | None = None
     stamp = f"{summary.model}@{version}" if version is not None else summary.model
     meta = {
         b"glmops": json.dumps(
@@ -273,10 +289,13 @@ def score_file(
     try:
         for batch in _prefetch(iter_batches(source, batch_rows=chunk_rows, columns=wanted)):
             table = _score_chunk(model, batch, keep, on_error, summary)
-            if writer is None:
-                writer = _open_writer(tmp, out_format, table.schema, meta)
             if out_format == "csv":
                 table = table.append_column("model_version", pa.array([stamp] * table.num_rows))
+            if writer is None:
+                schema_out = table.schema
+                writer = _open_writer(tmp, out_format, schema_out, meta)
+            elif not table.schema.equals(schema_out, check_metadata=False):
+                table = table.cast(schema_out)  # e.g. a kept column all null in one chunk
             writer.write_table(table)
             summary.rows += batch.num_rows
             if progress is not None:
@@ -289,9 +308,9 @@ def score_file(
                 on_error,
                 summary,
             )
-            writer = _open_writer(tmp, out_format, empty.schema, meta)
             if out_format == "csv":
                 empty = empty.append_column("model_version", pa.array([], pa.string()))
+            writer = _open_writer(tmp, out_format, empty.schema, meta)
             writer.write_table(empty)
         writer.close()
         writer = None
@@ -318,4 +337,4 @@ def _open_writer(path: Path, out_format: str, schema: pa.Schema, meta: dict[byte
         return pq.ParquetWriter(path, schema.with_metadata(meta), compression="zstd")
     import pyarrow.csv as pacsv
 
-    return pacsv.CSVWriter(path, schema.append(pa.field("model_version", pa.string())))
+    return pacsv.CSVWriter(path, schema)

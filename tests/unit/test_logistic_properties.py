@@ -377,7 +377,8 @@ def test_extreme_imbalance_predicts_the_base_rate(seed, share, l1_ratio):
     proba = est.predict_proba(X)[:, 1]
     # the intercept's condition: the mean probability is the base rate
     assert proba.mean() == pytest.approx(base, rel=1e-5)
-    assert np.all(proba < 20 * base)
+    # no row far above it (liblinear agrees: seed 854 has one row at 21.7x the base rate)
+    assert np.all(proba < 30 * base)
 
 
 @PROPERTY_SETTINGS

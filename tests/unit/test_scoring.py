@@ -223,11 +223,6 @@ def test_a_kept_column_that_is_not_in_the_file_is_named(binary: Model, tmp_path:
     assert not (tmp_path / "out.parquet").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a kept column named like an output column (label, proba_*, prediction) is "
-    "silently replaced by the prediction (scoring.py _score_chunk: columns.update(predicted))",
-)
 def test_keeping_the_true_label_does_not_lose_it(binary: Model, tmp_path: Path) -> None:
     """Scoring a holdout file with ``keep=["label"]`` must keep the true labels (or refuse)."""
     table = _rows(binary, n=30)
@@ -452,12 +447,6 @@ def test_skip_in_every_chunk_across_chunks(multinomial: Model, tmp_path: Path) -
     assert summary.violations[("z", "wrong_type")]["rows"] == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with on_error='skip' only chunks that hold a bad row get an _error column, so "
-    "the chunks' schemas differ and the Parquet writer refuses the file "
-    "(scoring.py _score_chunk / score_file writer.write_table)",
-)
 @pytest.mark.parametrize("bad_row", [3, 60], ids=["first-chunk", "later-chunk"])
 def test_skip_with_bad_rows_in_some_chunks_only(
     binary: Model, tmp_path: Path, bad_row: int
@@ -496,12 +485,6 @@ _CSV_SKIP_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with on_error='skip' and CSV output, a chunk without bad rows after one with "
-    "them (fewer columns than the CSV header) crashes the interpreter (SIGSEGV in pyarrow's "
-    "CSVWriter); the opposite order writes misaligned rows (scoring.py score_file)",
-)
 def test_skip_to_csv_with_bad_rows_in_the_first_chunk_only(
     binary_artifact: Path, binary: Model, tmp_path: Path
 ) -> None:
@@ -520,11 +503,6 @@ def test_skip_to_csv_with_bad_rows_in_the_first_chunk_only(
     assert proc.stdout.strip() == "OK"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with on_error='skip', an infinite value in a chunk makes every NaN (missing, "
-    "imputed) value of that column a skipped 'wrong type' row too (scoring.py _bad_rows)",
-)
 def test_skip_scores_an_imputed_nan_next_to_an_infinite_value(
     binary: Model, tmp_path: Path
 ) -> None:

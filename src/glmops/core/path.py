@@ -258,7 +258,7 @@ class GramBackend:
         b = self._b
         # 1/2 b'Gb - c'b with Gb = c - grad
         return float(
-            -0.5 * (b @ self.c) - 0.5 * (b @ self._grad) + l1 @ np.abs(b) + 0.5 * (l2 @ (b * b))
+            -0.5 * (b @ self.c) - 0.5 * (b @ self._grad) + l1 @ np.abs(b) + 0.5 * ((l2 * b) @ b)
         )
 
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
@@ -613,13 +613,14 @@ def certified_tolerance(tol: float, yy: float, mean_y: float) -> float:
     """Absolute duality-gap target: ``tol`` times ``yy``, floored at rounding level.
 
     When y is (nearly) constant its centered variance ``yy`` is zero or
-    underflows, while the residuals still carry a few ulps of ``mean_y``; a gap
-    made of those is no evidence of a bad fit. The floor is the squared
-    rounding error of the mean (negligible beside ``tol * yy`` for any y with
-    real spread) and never below the smallest normal float.
+    underflows, while the residuals still carry a few ulps of y; a gap made of
+    those is no evidence of a bad fit. The floor is the squared rounding error
+    of y's scale (``yy + mean_y**2``, the uncentered second moment), so it
+    scales with y's units and is negligible beside ``tol * yy`` for any y with
+    real spread; it is never below the smallest subnormal (an exact zero).
     """
-    rounding = (_ROUNDING_ULPS * np.finfo(np.float64).eps * mean_y) ** 2
-    return max(tol * yy, rounding, float(np.finfo(np.float64).tiny))
+    rounding = (_ROUNDING_ULPS * np.finfo(np.float64).eps) ** 2 * (yy + mean_y * mean_y)
+    return max(tol * yy, rounding, float(np.finfo(np.float64).smallest_subnormal))
 
 
 # support prediction: subsample size (rows) relative to p and n, and the share
