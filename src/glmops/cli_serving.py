@@ -178,6 +178,9 @@ def serve(
         _fail(exc)
         return
     configure_json_logs(log_level)
+    # background threads (prediction log, shadow, reload) hand the GIL back to the
+    # request loop within 1 ms instead of Python's default 5 ms: a tighter p99
+    sys.setswitchinterval(0.001)
     console.print(
         f"serving on http://{serving.host}:{serving.port} "
         f"(auth {'off' if serving.auth == 'disabled' else 'on'}; docs at /docs)"

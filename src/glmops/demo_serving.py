@@ -187,7 +187,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
         if pairs:
             report.shadow_agree = sum(a["label"] == b["label"] for a, b in pairs) / len(pairs)
             report.shadow_mean_abs_diff = sum(
-                abs(a["proba"][1] - b["proba"][1]) for a, b in pairs
+                abs(a["probabilities"]["bad"] - b["probabilities"]["bad"]) for a, b in pairs
             ) / len(pairs)
     finally:
         server.should_exit = True

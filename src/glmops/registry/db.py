@@ -35,6 +35,14 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _json_dumps(value: Any) -> str:
+    """JSON for the JSON columns: orjson (5-10x faster than json; the prediction log
+    writes one object per prediction), numpy scalars accepted, NaN stored as null."""
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
     """Return an engine for ``url`` tuned for concurrent registry writers.
 
@@ -58,7 +66,9 @@ def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
         if database and database != ":memory:":
             Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            url, connect_args={"timeout": timeout_s, "check_same_thread": False}
+            url,
+            connect_args={"timeout": timeout_s, "check_same_thread": False},
+            json_serializer=_json_dumps,
         )
 
         @event.listens_for(engine, "connect")
@@ -83,7 +93,9 @@ def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = max(1, int(timeout_s))
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        engine = sa.create_engine(
+            url, pool_pre_ping=True, connect_args=connect_args, json_serializer=_json_dumps
+        )
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise RegistryError(f"Cannot use registry URL {parsed!r}: {exc}") from exc
     if parsed.get_backend_name() == "postgresql":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import re
 import time
@@ -21,7 +22,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -31,7 +31,7 @@ from glmops.errors import GlmopsError, ModelNotFound
 from glmops.registry.registry import Registry
 from glmops.serving.auth import Caller, TokenTable
 from glmops.serving.host import ModelHost
-from glmops.serving.inference import Policy, Refusal, Rows, parse_payload, score_rows
+from glmops.serving.inference import Policy, Refusal, Rows, answer, parse_payload, score_rows
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.predlog import Entry, PredictionLog
 from glmops.serving.routing import Routes, Slot
@@ -112,7 +112,7 @@ class ServingState:
         rows: Rows,
         request_id: str,
         entity: str | None,
-        decision: np.ndarray,
+        outputs: list[Any],
         latency_ms: float,
     ) -> None:
         """Queue the request for the prediction log (expanded off the request path)."""
@@ -122,49 +122,15 @@ class ServingState:
             Entry(
                 request_id,
                 time.time(),
-                slot.model,
                 slot.name,
                 slot.version,
                 slot.route,
                 entity,
                 rows,
-                decision,
+                outputs,
                 latency_ms,
             )
         )
-
-
-def _answer(model: Any, decision: np.ndarray) -> tuple[list[Any], np.ndarray]:
-    """Return the response's predictions and the value each row adds to the histogram.
-
-    Regression: the values. Classification: label + class probabilities per
-    row; the histogram gets the positive (binary) or top (multinomial) class.
-    """
-    if model.task == "regression":
-        values = decision[:, 0]
-        return values.tolist(), values
-    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
-    labels = model.labels_from_proba(proba).tolist()
-    names = _class_names(model)
-    predictions = [
-        {"label": label, "probabilities": dict(zip(names, row, strict=True))}
-        for label, row in zip(labels, proba.tolist(), strict=True)
-    ]
-    return predictions, proba[:, 1] if model.task == "binary" else proba.max(axis=1)
-
-
-# id -> (the model itself, its class names as strings): the model is kept so that its
-# id cannot be reused by another while cached
-_NAMES: dict[int, tuple[Any, list[str]]] = {}
-
-
-def _class_names(model: Any) -> list[str]:
-    found = _NAMES.get(id(model))
-    if found is None or found[0] is not model:
-        if len(_NAMES) > 256:
-            _NAMES.clear()
-        found = _NAMES[id(model)] = (model, [str(c) for c in model.classes])
-    return found[1]
 
 
 def _json(status: int, body: Any, request_id: str | None = None) -> Response:
@@ -218,6 +184,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.start()
+        # everything loaded so far lives as long as the process: keep it out of the
+        # cyclic GC's full collections, which otherwise stall requests for ~10-50 ms
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -365,7 +335,7 @@ def _routes(app: FastAPI, state: ServingState) -> None:
             "route": slot.route,
             "request_id": rid,
         }
-        body["predictions"], observed = _answer(model, scored.decision)
+        body["predictions"], observed = answer(model, scored.decision)
         if explain or explain_asked:
             body["contributions"] = _contributions(model, rows)
         response = Response(orjson.dumps(body), media_type=_JSON, headers={"x-request-id": rid})
@@ -379,7 +349,7 @@ def _routes(app: FastAPI, state: ServingState) -> None:
             metrics.child(metrics.violations, name, note.column, note.kind).inc(note.n_rows or 1)
         for feature, n in scored.missing.items():
             metrics.child(metrics.missing, name, feature).inc(n)
-        state.log_rows(slot, rows, rid, entity, scored.decision, elapsed * 1e3)
+        state.log_rows(slot, rows, rid, entity, body["predictions"], elapsed * 1e3)
         routes = state.host.routes.get(name)
         if routes is not None and routes.shadow is not None and slot.route != "pinned":
             state.shadow.submit((routes.shadow, rows, rid, entity, scored.decision))

@@ -20,6 +20,7 @@ from typing import Any
 
 from glmops.registry.registry import AliasTarget, Registry
 from glmops.serving.metrics import ServingMetrics
+from glmops.serving.predlog import lower_thread_priority
 from glmops.serving.routing import Routes, Slot
 
 __all__ = ["ModelHost", "example_record"]
@@ -226,6 +227,7 @@ class ModelHost:
             thread.join(5)
 
     def _poll(self) -> None:
+        lower_thread_priority()
         while not self._stop.is_set():
             self._wake.wait(self.interval_s)
             self._wake.clear()

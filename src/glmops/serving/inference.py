@@ -25,7 +25,7 @@ import pyarrow as pa
 from glmops.data.schema import Violation, coerce_table
 from glmops.errors import SchemaValidationError
 
-__all__ = ["Policy", "Refusal", "Scored", "parse_payload", "score_rows"]
+__all__ = ["Policy", "Refusal", "Scored", "answer", "parse_payload", "score_rows"]
 
 RECORD_PATH_MAX_ROWS = 16
 _REJECTED_ALWAYS = frozenset({"missing_column", "wrong_type", "null"})
@@ -316,3 +316,36 @@ def _summary(problems: Sequence[Mapping[str, Any]]) -> str:
     head = "; ".join(f"{p['field']}: {p['kind'].replace('_', ' ')}" for p in problems[:5])
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
     return f"The input breaks the model's feature manifest: {head}{more}."
+
+
+def answer(model: Any, decision: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """Return the response's predictions and the value each row adds to the histogram.
+
+    Regression: the values. Classification: label + class probabilities per
+    row; the histogram gets the positive (binary) or top (multinomial) class.
+    """
+    if model.task == "regression":
+        values = decision[:, 0]
+        return values.tolist(), values
+    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
+    labels = model.labels_from_proba(proba).tolist()
+    names = _class_names(model)
+    predictions = [
+        {"label": label, "probabilities": dict(zip(names, row, strict=True))}
+        for label, row in zip(labels, proba.tolist(), strict=True)
+    ]
+    return predictions, proba[:, 1] if model.task == "binary" else proba.max(axis=1)
+
+
+# id -> (the model itself, its class names as strings): the model is kept so that its
+# id cannot be reused by another while cached
+_NAMES: dict[int, tuple[Any, list[str]]] = {}
+
+
+def _class_names(model: Any) -> list[str]:
+    found = _NAMES.get(id(model))
+    if found is None or found[0] is not model:
+        if len(_NAMES) > 256:
+            _NAMES.clear()
+        found = _NAMES[id(model)] = (model, [str(c) for c in model.classes])
+    return found[1]

@@ -13,11 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from glmops.serving.inference import Policy, Refusal, Rows, score_rows
+from glmops.serving.inference import Policy, Refusal, Rows, answer, score_rows
 from glmops.serving.metrics import ServingMetrics
+from glmops.serving.predlog import lower_thread_priority
 from glmops.serving.routing import Slot
 
 __all__ = ["ShadowScorer"]
@@ -35,7 +37,7 @@ class ShadowScorer:
         self,
         metrics: ServingMetrics,
         policy_for: Callable[[str], Policy],
-        log: Callable[[Slot, Rows, str, str | None, np.ndarray, float], None],
+        log: Callable[[Slot, Rows, str, str | None, list[Any], float], None],
         *,
         capacity: int = 1_000,
     ) -> None:
@@ -83,6 +85,7 @@ class ShadowScorer:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        lower_thread_priority()
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
@@ -102,7 +105,8 @@ class ShadowScorer:
             outcome = "error"
         else:
             latency_ms = (time.perf_counter() - started) * 1e3
-            self.log(slot, rows, request_id, entity, scored.decision, latency_ms)
+            outputs, _ = answer(slot.model, scored.decision)
+            self.log(slot, rows, request_id, entity, outputs, latency_ms)
             outcome = "ok"
         self.done += 1
         self.metrics.child(self.metrics.shadow, slot.name, slot.version_label, outcome).inc()
