@@ -274,20 +274,61 @@ def score_file(
     )
     names = list(model.preprocessor.schema.names)
     wanted = list(dict.fromkeys([*names, *keep]))
-    total = _total_rows(source)
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
+    typed = _csv_types(model) if file_format(source) != "parquet" and on_error == "fail" else None
+    try:
+        _write_scores(
+            model, source, target, wanted, keep, chunk_rows, on_error, summary, typed, progress
+        )
+    except _TypedReadError:
+        # a value the fast typed CSV parser refused: score again, leniently, so the
+        # offending rows are named exactly (or scored, when the text was a number)
+        summary.rows = summary.skipped = 0
+        summary.violations.clear()
+        _write_scores(
+            model, source, target, wanted, keep, chunk_rows, on_error, summary, None, progress
+        )
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+class _TypedReadError(Exception):
+    """The typed CSV reader met a value it cannot convert."""
+
+
+def _csv_types(model: Any) -> dict[str, pa.DataType]:
+    """Parse numeric columns straight to float64: 2-3x faster than type inference."""
+    return {c.name: pa.float64() for c in model.preprocessor.schema.columns if c.kind == "numeric"}
+
+
+def _write_scores(
+    model: Any,
+    source: Path,
+    target: Path,
+    wanted: list[str],
+    keep: Sequence[str],
+    chunk_rows: int,
+    on_error: str,
+    summary: ScoreSummary,
+    column_types: dict[str, pa.DataType] | None,
+    progress: Progress | None,
+) -> None:
+    total = _total_rows(source)
     tmp = target.with_name(f".{target.name}.partial")
+    out_format = target.suffix.lower().lstrip(".")
     writer: Any = None
     schema_out: pa.Schema | None = None
+    version = summary.version
     stamp = f"{summary.model}@{version}" if version is not None else summary.model
     meta = {
         b"glmops": json.dumps(
             {"model": summary.model, "version": version, "digest": summary.digest}
         ).encode()
     }
+    batches = iter_batches(source, batch_rows=chunk_rows, columns=wanted, column_types=column_types)
     try:
-        for batch in _prefetch(iter_batches(source, batch_rows=chunk_rows, columns=wanted)):
+        for batch in _prefetch(batches):
             table = _score_chunk(model, batch, keep, on_error, summary)
             if out_format == "csv":
                 table = table.append_column("model_version", pa.array([stamp] * table.num_rows))
@@ -315,12 +356,14 @@ def score_file(
         writer.close()
         writer = None
         os.replace(tmp, target)  # the output appears complete or not at all
+    except InvalidInputError as exc:
+        if column_types is not None and "conversion error" in str(exc):
+            raise _TypedReadError(str(exc)) from exc
+        raise
     finally:
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _empty_schema(model: Any, keep: Sequence[str]) -> pa.Schema:
