@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -201,7 +202,7 @@ def test_prediction_log_holds_one_row_per_prediction(registry, make_server):
     assert inputs["x"] == pytest.approx(0.3) and "z" not in inputs
     assert inputs["city"].startswith("hmac:") and len(inputs["city"]) == 37
     outputs = one["outputs"] if isinstance(one["outputs"], dict) else json.loads(one["outputs"])
-    assert outputs["label"] in ("yes", "no") and len(outputs["proba"]) == 2
+    assert outputs["label"] in ("yes", "no") and set(outputs["probabilities"]) == {"no", "yes"}
     assert one["version"] == 1 and one["route"] == "champion" and one["latency_ms"] > 0
 
 
@@ -385,3 +386,23 @@ def test_hot_reload_under_load_fails_no_request(registry, make_server):
     assert statuses == {200}, statuses
     assert {v for _, v in seen} == {1, 2, 3}
     assert len(seen) > 50
+
+
+def test_postgresql_notify_wakes_the_reload_at_once(registry, make_server):
+    if registry.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite relies on polling")
+    srv = make_server(registry, reload_interval_s=60.0)  # polling alone would take a minute
+    with srv.client() as c:
+        wait_for(lambda: c.get("/readyz").status_code == 200, what="ready")
+        time.sleep(0.5)  # the listener connects
+        registry.promote("churn", 2, reason="notify")
+        started = time.monotonic()
+        wait_for(
+            lambda: (
+                c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()["version"]
+                == 2
+            ),
+            timeout=10,
+            what="the NOTIFY-driven reload",
+        )
+        assert time.monotonic() - started < 10
