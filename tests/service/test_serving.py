@@ -406,3 +406,16 @@ def test_postgresql_notify_wakes_the_reload_at_once(registry, make_server):
             what="the NOTIFY-driven reload",
         )
         assert time.monotonic() - started < 10
+
+
+def test_a_chunked_body_over_the_limit_is_refused_without_buffering_it(registry, make_server):
+    srv = make_server(registry, max_body_bytes=10_000)
+
+    def chunks():
+        for _ in range(1_000):  # 1 MB in 1 KB chunks, no content-length
+            yield b" " * 1024
+
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/predict", content=chunks())
+        assert r.status_code == 413
+        assert c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).status_code == 200

@@ -142,6 +142,21 @@ def _refused(status: int, message: str, errors: list[dict[str, Any]], rid: str) 
     return _json(status, {"error": message, "errors": errors, "request_id": rid}, rid)
 
 
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """Return the body, or None as soon as it exceeds ``limit`` bytes (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        return await request.body() if int(declared) <= limit else None
+    parts = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def _request_id(request: Request) -> str:
     given = request.headers.get("x-request-id")
     if given and _REQUEST_ID.match(given):
@@ -250,8 +265,8 @@ def _routes(app: FastAPI, state: ServingState) -> None:
                 [{"field": "body", "expected": f"at most {max_body} bytes"}],
                 rid,
             )
-        body = await request.body()
-        if len(body) > max_body:
+        body = await _read_capped(request, max_body)
+        if body is None:
             metrics.child(metrics.errors, model, "too_large").inc()
             return _refused(
                 413,
