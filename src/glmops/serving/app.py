@@ -256,15 +256,6 @@ def _routes(app: FastAPI, state: ServingState) -> None:
         return caller
 
     async def read_rows(request: Request, model: str, rid: str) -> tuple[Rows, bool] | Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            metrics.child(metrics.errors, model, "too_large").inc()
-            return _refused(
-                413,
-                f"The body exceeds {max_body} bytes.",
-                [{"field": "body", "expected": f"at most {max_body} bytes"}],
-                rid,
-            )
         body = await _read_capped(request, max_body)
         if body is None:
             metrics.child(metrics.errors, model, "too_large").inc()

@@ -20,8 +20,8 @@ from typing import Any
 
 from glmops.registry.registry import AliasTarget, Registry
 from glmops.serving.metrics import ServingMetrics
-from glmops.serving.predlog import lower_thread_priority
 from glmops.serving.routing import Routes, Slot
+from glmops.serving.worker import lower_thread_priority
 
 __all__ = ["ModelHost", "example_record"]
 

@@ -14,8 +14,6 @@ and ``drop_fields`` are never stored. Both happen in the writer thread.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -34,6 +32,7 @@ import sqlalchemy as sa
 from glmops.config import PredictionLogConfig
 from glmops.registry.tables import PredictionRow
 from glmops.serving.metrics import ServingMetrics
+from glmops.serving.worker import BackgroundWorker
 
 __all__ = ["PredictionLog"]
 
@@ -59,22 +58,18 @@ _RETRIES = 3
 _YIELD_EVERY = 64  # rows built between two GIL hand-overs
 
 
-class PredictionLog:
+class PredictionLog(BackgroundWorker[Entry]):
     """Queue predictions and write them in batches, off the request path."""
 
     def __init__(
         self, engine: sa.Engine, config: PredictionLogConfig, metrics: ServingMetrics
     ) -> None:
+        super().__init__("glmops-predlog", config.flush_interval_s)
         self.engine = engine.execution_options(glmops_write=True)
         self.config = config
         self.metrics = metrics
-        self._queue: collections.deque[Entry] = collections.deque()
         self._pending = 0  # rows queued (the capacity counts rows, not requests)
         self._count = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
         self._hash_fields = frozenset(config.hash_fields)
         self._drop_fields = frozenset(config.drop_fields)
         key = os.environ.get("GLMOPS_LOG_HASH_KEY")
@@ -93,13 +88,8 @@ class PredictionLog:
             else f"INSERT INTO {table} ({columns}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s::json, %s::json, %s)"
         )
-        self._thread = threading.Thread(target=self._run, name="glmops-predlog", daemon=True)
         self.written = 0
         self.dropped = 0
-
-    def start(self) -> None:
-        """Start the writer thread."""
-        self._thread.start()
 
     def append(self, entry: Entry) -> None:
         """Queue one answered request; dropped and counted when the queue is full."""
@@ -112,48 +102,21 @@ class PredictionLog:
             self.dropped += n
             self.metrics.child(self.metrics.log_dropped, "queue_full").inc(n)
             return
-        self._idle.clear()
-        self._queue.append(entry)
-        if self._pending >= self.config.batch_size:
-            self._wake.set()
+        self._put(entry, wake=self._pending >= self.config.batch_size)
 
     @property
     def pending(self) -> int:
         """Rows waiting to be written."""
         return self._pending
 
-    def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every queued row is written (or dropped); return whether it finished."""
-        deadline = time.monotonic() + timeout_s
-        while self._queue or not self._idle.is_set():
-            self._wake.set()
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
-        return True
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued (bounded in time), then stop the writer."""
-        self.flush(timeout_s)
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
     # -- writer thread -------------------------------------------------------------
 
-    def _run(self) -> None:
-        lower_thread_priority()
-        while True:
-            self._wake.wait(self.config.flush_interval_s)
-            self._wake.clear()
-            while self._queue:
-                rows = self._take(self.config.batch_size)
-                self.metrics.log_queue.set(self._pending)
-                self._write(rows)
-            self._idle.set()
-            if self._stop.is_set() and not self._queue:
-                return
+    def drain(self) -> None:
+        """Write everything queued, in batches of about ``batch_size`` rows."""
+        while self._queue:
+            rows = self._take(self.config.batch_size)
+            self.metrics.log_queue.set(self._pending)
+            self._write(rows)
 
     def _take(self, n: int) -> list[tuple[Any, ...]]:
         """Pop whole requests until about ``n`` rows; return them as insert parameters."""
@@ -232,16 +195,6 @@ class PredictionLog:
             else:
                 out[name] = value
         return out
-
-
-def lower_thread_priority(niceness: int = 10) -> None:
-    """Make the calling (background) thread yield the CPU to the request thread.
-
-    On one core the OS would otherwise let a busy writer run out its time
-    slice while a request waits (a few ms of p99). Linux only; elsewhere a no-op.
-    """
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 def _dumps(value: Any) -> str:

@@ -8,9 +8,7 @@ id (route ``shadow``), beside the answer that was sent, for comparison.
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +17,8 @@ import numpy as np
 
 from glmops.serving.inference import Policy, Refusal, Rows, answer, score_rows
 from glmops.serving.metrics import ServingMetrics
-from glmops.serving.predlog import lower_thread_priority
 from glmops.serving.routing import Slot
+from glmops.serving.worker import BackgroundWorker
 
 __all__ = ["ShadowScorer"]
 
@@ -30,7 +28,7 @@ logger = logging.getLogger(__name__)
 Job = tuple[Slot, Rows, str, str | None, np.ndarray]
 
 
-class ShadowScorer:
+class ShadowScorer(BackgroundWorker[Job]):
     """Score shadow copies off the request path; drop (and count) beyond ``capacity``."""
 
     def __init__(
@@ -41,57 +39,25 @@ class ShadowScorer:
         *,
         capacity: int = 1_000,
     ) -> None:
+        super().__init__("glmops-shadow", 0.5)
         self.metrics = metrics
         self.policy_for = policy_for
         self.log = log
         self.capacity = capacity
-        self._jobs: collections.deque[Job] = collections.deque()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._thread = threading.Thread(target=self._run, name="glmops-shadow", daemon=True)
         self.done = 0
-
-    def start(self) -> None:
-        """Start the worker thread."""
-        self._thread.start()
 
     def submit(self, job: Job) -> None:
         """Queue a shadow scoring (never blocks; counted as dropped when full)."""
-        if len(self._jobs) >= self.capacity:
+        if len(self._queue) >= self.capacity:
             slot = job[0]
             self.metrics.child(self.metrics.shadow, slot.name, slot.version_label, "dropped").inc()
             return
-        self._idle.clear()
-        self._jobs.append(job)
-        self._wake.set()
+        self._put(job)
 
-    def flush(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every queued shadow job is done."""
-        deadline = time.monotonic() + timeout_s
-        while self._jobs or not self._idle.is_set():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.002)
-        return True
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        """Finish queued jobs (bounded in time) and stop."""
-        self.flush(timeout_s)
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        lower_thread_priority()
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            while self._jobs:
-                self._score(self._jobs.popleft())
-            self._idle.set()
+    def drain(self) -> None:
+        """Score every queued shadow job (runs in the worker thread)."""
+        while self._queue:
+            self._score(self._queue.popleft())
 
     def _score(self, job: Job) -> None:
         slot, rows, request_id, entity, _answered = job
