@@ -419,3 +419,16 @@ def test_a_chunked_body_over_the_limit_is_refused_without_buffering_it(registry,
         r = c.post("/v1/models/churn/predict", content=chunks())
         assert r.status_code == 413
         assert c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).status_code == 200
+
+
+def test_client_chosen_names_never_become_metric_labels(registry, make_server):
+    srv = make_server(registry, unexpected_fields="count")
+    with srv.client() as c:
+        for i in range(5):
+            c.post(f"/v1/models/nosuch{i}/predict", json={"instances": [RECORD]})
+            c.post("/v1/models/churn/predict", json={"instances": [{**RECORD, f"junk{i}": 1}]})
+            c.post("/v1/models/churn/predict", json={"instances": [{"x": 1, f"bad{i}": 1}]})
+        metrics = c.get("/metrics").text
+    assert "nosuch" not in metrics and "junk" not in metrics and "bad0" not in metrics
+    assert 'model="(unknown)",reason="not_found"} 5.0' in metrics
+    assert 'feature="(other)",kind="unexpected_column",model="churn"} 5.0' in metrics

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -41,6 +41,8 @@ __all__ = ["ServingState", "create_app"]
 
 logger = logging.getLogger("glmops.serving")
 
+UNKNOWN = "(unknown)"  # metric label of a model name that is not served
+OTHER = "(other)"  # metric label of a field that is not a feature
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON = "application/json"
 
@@ -300,10 +302,11 @@ def _routes(app: FastAPI, state: ServingState) -> None:
     ) -> Response:
         started = time.perf_counter()
         rid = _request_id(request)
-        caller = authorize(request, "predict", name, rid)
+        label = name if name in state.host.routes else UNKNOWN  # bounded label values
+        caller = authorize(request, "predict", label, rid)
         if isinstance(caller, Response):
             return caller
-        got = await read_rows(request, name, rid)
+        got = await read_rows(request, label, rid)
         if isinstance(got, Response):
             return got
         rows, explain_asked = got
@@ -315,7 +318,7 @@ def _routes(app: FastAPI, state: ServingState) -> None:
         else:
             missing = f"No model {name!r} is served."
         if slot is None:
-            metrics.child(metrics.errors, name, "not_found").inc()
+            metrics.child(metrics.errors, label, "not_found").inc()
             return _refused(404, missing, [{"field": "name", "got": name}], rid)
         model = slot.model
         version = slot.version_label
@@ -332,7 +335,7 @@ def _routes(app: FastAPI, state: ServingState) -> None:
                     "errors": exc.errors[:10],
                 },
             )
-            _count_refusal(metrics, name, exc)
+            _count_refusal(metrics, name, exc, model.preprocessor.schema.names)
             metrics.child(metrics.requests, name, version, slot.route, str(exc.status)).inc()
             return _refused(exc.status, str(exc), exc.errors, rid)
         body: dict[str, Any] = {
@@ -351,8 +354,10 @@ def _routes(app: FastAPI, state: ServingState) -> None:
         metrics.child(metrics.rows, name, version, slot.route).inc(rows.n)
         histogram = metrics.value if model.task == "regression" else metrics.probability
         metrics.observe_many(metrics.child(histogram, name, version), observed)
+        known = model.preprocessor.schema.names
         for note in scored.notes:
-            metrics.child(metrics.violations, name, note.column, note.kind).inc(note.n_rows or 1)
+            feature = note.column if note.column in known else OTHER
+            metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
         for feature, n in scored.missing.items():
             metrics.child(metrics.missing, name, feature).inc(n)
         state.log_rows(slot, rows, rid, entity, body["predictions"], elapsed * 1e3)
@@ -480,10 +485,14 @@ def _routes(app: FastAPI, state: ServingState) -> None:
         return _json(status, {"error": f"{type(exc).__name__}", "request_id": rid}, rid)
 
 
-def _count_refusal(metrics: ServingMetrics, name: str, exc: Refusal) -> None:
+def _count_refusal(
+    metrics: ServingMetrics, name: str, exc: Refusal, features: Sequence[str]
+) -> None:
     metrics.child(metrics.errors, name, "too_large" if exc.status == 413 else "invalid").inc()
     for problem in exc.errors:
         feature = str(problem.get("field", "")).rsplit(".", 1)[-1]
+        if feature not in features:  # a client's field name never becomes a label value
+            feature = OTHER
         metrics.child(metrics.violations, name, feature, str(problem.get("kind", ""))).inc()
 
 
