@@ -432,3 +432,62 @@ def test_client_chosen_names_never_become_metric_labels(registry, make_server):
     assert "nosuch" not in metrics and "junk" not in metrics and "bad0" not in metrics
     assert 'model="(unknown)",reason="not_found"} 5.0' in metrics
     assert 'feature="(other)",kind="unexpected_column",model="churn"} 5.0' in metrics
+
+
+def _arrow_body(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+ARROW = {"content-type": "application/vnd.apache.arrow.stream"}
+
+
+def test_arrow_ipc_batches_score_like_the_model(registry, make_server):
+    srv = make_server(registry)
+    model = registry.load("churn@1")
+    rng = np.random.default_rng(3)
+    table = pa.table(
+        {
+            "x": rng.normal(size=500),
+            "z": rng.normal(size=500).astype(np.float32),
+            "city": pa.array(rng.choice(["paris", "lyon", "nice"], 500)).dictionary_encode(),
+        }
+    )
+    expected = model.predict_proba(table)[:, 1]
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/predict", content=_arrow_body(table), headers=ARROW)
+        assert r.status_code == 200, r.text
+        got = np.array([p["probabilities"]["yes"] for p in r.json()["predictions"]])
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+        # an Arrow file (not stream) works too, and explain by query parameter
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table.slice(0, 3))
+        r = c.post(
+            "/v1/models/churn/predict?explain=true",
+            content=sink.getvalue().to_pybytes(),
+            headers={"content-type": "application/vnd.apache.arrow.file"},
+        )
+        assert r.status_code == 200 and len(r.json()["contributions"]) == 3
+        # strict types: text is not a number, even when it reads like one
+        bad = table.set_column(0, "x", pa.array([str(v) for v in table.column("x").to_pylist()]))
+        r = c.post("/v1/models/churn/predict", content=_arrow_body(bad), headers=ARROW)
+        assert r.status_code == 422
+        assert r.json()["errors"][0] == {
+            "field": "x",
+            "kind": "wrong_type",
+            "expected": "a numeric Arrow column",
+            "got": "string",
+        }
+        extra = table.append_column("extra", pa.array(np.zeros(500)))
+        r = c.post("/v1/models/churn/predict", content=_arrow_body(extra), headers=ARROW)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "extra"
+        r = c.post("/v1/models/churn/predict", content=b"not arrow", headers=ARROW)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body"
+        nulls = table.set_column(0, "x", pa.array([None] * 500, pa.float64()))
+        r = c.post("/v1/models/churn/predict", content=_arrow_body(nulls), headers=ARROW)
+        assert r.status_code == 200  # x is imputed
+    assert srv.state.log.flush(10)
+    assert len(_log_rows(registry, model="churn")) == 500 + 3 + 500

@@ -31,7 +31,16 @@ from glmops.errors import GlmopsError, ModelNotFound
 from glmops.registry.registry import Registry
 from glmops.serving.auth import Caller, TokenTable
 from glmops.serving.host import ModelHost
-from glmops.serving.inference import Policy, Refusal, Rows, answer, parse_payload, score_rows
+from glmops.serving.inference import (
+    ARROW_TYPES,
+    Policy,
+    Refusal,
+    Rows,
+    answer,
+    parse_arrow,
+    parse_payload,
+    score_rows,
+)
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.predlog import Entry, PredictionLog
 from glmops.serving.routing import Routes, Slot
@@ -267,6 +276,17 @@ def _routes(app: FastAPI, state: ServingState) -> None:
                 [{"field": "body", "expected": f"at most {max_body} bytes"}],
                 rid,
             )
+        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if kind in ARROW_TYPES:  # a typed table: no JSON to parse, the batch path at once
+            try:
+                return parse_arrow(body, state.policy), request.query_params.get(
+                    "explain", ""
+                ).lower() in ("1", "true")
+            except Refusal as exc:
+                metrics.child(
+                    metrics.errors, model, "too_large" if exc.status == 413 else "invalid"
+                ).inc()
+                return _refused(exc.status, str(exc), exc.errors, rid)
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

@@ -25,7 +25,16 @@ import pyarrow as pa
 from glmops.data.schema import Violation, coerce_table
 from glmops.errors import SchemaValidationError
 
-__all__ = ["Policy", "Refusal", "Scored", "answer", "parse_payload", "score_rows"]
+__all__ = [
+    "ARROW_TYPES",
+    "Policy",
+    "Refusal",
+    "Scored",
+    "answer",
+    "parse_arrow",
+    "parse_payload",
+    "score_rows",
+]
 
 RECORD_PATH_MAX_ROWS = 16
 _REJECTED_ALWAYS = frozenset({"missing_column", "wrong_type", "null"})
@@ -59,15 +68,19 @@ class Policy:
 
 @dataclass
 class Rows:
-    """A parsed payload: records, or columns of equal length."""
+    """A parsed payload: records, columns of equal length, or an Arrow table."""
 
     n: int
     records: list[Mapping[str, Any]] | None = None
     columns: dict[str, list[Any]] | None = None
+    table: pa.Table | None = None
 
     def record(self, i: int) -> Mapping[str, Any]:
-        """Return row ``i`` as a mapping (columnar payloads build it)."""
+        """Return row ``i`` as a mapping (columnar and Arrow payloads build it)."""
         if self.records is not None:
+            return self.records[i]
+        if self.table is not None:  # off the request path (log, shadow, errors): built once
+            self.records = self.table.to_pylist()
             return self.records[i]
         assert self.columns is not None
         return {name: values[i] for name, values in self.columns.items()}
@@ -178,6 +191,68 @@ def parse_payload(payload: Any, policy: Policy) -> Rows:
     return Rows(len(data), columns={c: list(v) for c, v in zip(columns, transposed, strict=True)})
 
 
+ARROW_TYPES = ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file")
+
+
+def parse_arrow(body: bytes, policy: Policy) -> Rows:
+    """Return the rows of an Arrow IPC body (stream or file format), or raise Refusal."""
+    import pyarrow.ipc as ipc
+
+    try:
+        reader = ipc.open_stream(body) if body[:6] != b"ARROW1" else ipc.open_file(body)
+        table = reader.read_all()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise Refusal(
+            400,
+            f"The body is not an Arrow IPC stream or file: {exc}",
+            [_problem("body", "wrong_type", "an Arrow IPC stream")],
+        ) from exc
+    names = table.column_names
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise Refusal(
+            422,
+            f"Duplicate column names: {dupes}.",
+            [_problem(d, "wrong_type", "distinct column names") for d in dupes],
+        )
+    if table.num_rows == 0:
+        raise Refusal(422, "The table has no rows.", [_problem("rows", "wrong_type", ">= 1 row")])
+    _check_rows(table.num_rows, policy)
+    return Rows(table.num_rows, table=table)
+
+
+def _arrow_kind_ok(kind: str, dtype: pa.DataType) -> bool:
+    if pa.types.is_dictionary(dtype):
+        dtype = dtype.value_type
+    if pa.types.is_null(dtype):
+        return True
+    if kind == "numeric":
+        return bool(
+            pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
+        )
+    if kind == "boolean":
+        return bool(pa.types.is_boolean(dtype))
+    return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype))
+
+
+def _arrow_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Table:
+    """Check an Arrow table's column types against the manifest (strictly: no text for
+    numbers); drop pass-through columns."""
+    assert rows.table is not None
+    table = rows.table
+    schema = model.preprocessor.schema
+    problems = []
+    for name, dtype in zip(table.column_names, table.schema.types, strict=True):
+        if name in schema.names and not _arrow_kind_ok(schema[name].kind, dtype):
+            problems.append(
+                _problem(name, "wrong_type", f"a {schema[name].kind} Arrow column", str(dtype))
+            )
+    if problems:
+        raise Refusal(422, _summary(problems), problems)
+    drop = [n for n in table.column_names if n in passthrough]
+    return table.drop_columns(drop) if drop else table
+
+
 def _check_rows(n: int, policy: Policy) -> None:
     if n > policy.max_rows:
         raise Refusal(
@@ -189,6 +264,8 @@ def _check_rows(n: int, policy: Policy) -> None:
 
 def score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
     """Validate and score ``rows`` with ``model``; raise :class:`Refusal` (422) on bad input."""
+    if rows.table is not None:
+        return _score_batch(model, _arrow_table(model, rows, policy.passthrough), rows, policy)
     if rows.n > RECORD_PATH_MAX_ROWS or rows.columns is not None:
         table = _batch_table(model, rows, policy.passthrough)
         if table is not None:
