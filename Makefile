@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench bench-serving install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) -m bench.run --write
+
+# glmops serve vs MLflow, BentoML and MLServer (peer venvs under bench/, created once)
+bench-serving: $(STAMP)
+	PYTHON=$(PYTHON) bash bench/setup_peers.sh
+	$(PY) bench/serving.py --out bench/results/serving.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
