@@ -58,7 +58,7 @@ _RETRIES = 3
 _YIELD_EVERY = 64  # rows built between two GIL hand-overs
 
 
-class PredictionLog(BackgroundWorker[Entry]):
+class PredictionLog(BackgroundWorker["Entry | tuple[Any, ...]"]):
     """Queue predictions and write them in batches, off the request path."""
 
     def __init__(
@@ -102,7 +102,22 @@ class PredictionLog(BackgroundWorker[Entry]):
             self.dropped += n
             self.metrics.child(self.metrics.log_dropped, "queue_full").inc(n)
             return
-        self._put(entry, wake=self._pending >= self.config.batch_size)
+        item: Entry | tuple[Any, ...] = entry
+        if n == 1:
+            # one row: serialized now (~2 us), so the queue holds two strings, not the
+            # request's objects: a backlog stays small and invisible to the cyclic GC
+            item = (
+                entry.request_id,
+                entry.time,
+                entry.name,
+                entry.version,
+                entry.route,
+                None if entry.entity_key is None else str(entry.entity_key)[:128],
+                _dumps(self._scrub(entry.rows.record(0))),
+                _dumps(_as_object(entry.outputs[0])),
+                entry.latency_ms,
+            )
+        self._put(item, wake=self._pending >= self.config.batch_size)
 
     @property
     def pending(self) -> int:
@@ -123,19 +138,29 @@ class PredictionLog(BackgroundWorker[Entry]):
         out: list[tuple[Any, ...]] = []
         queue = self._queue
         while queue and len(out) < n:
-            entry = queue.popleft()
-            if len(out) % _YIELD_EVERY < entry.rows.n:
+            item = queue.popleft()
+            size = 1 if isinstance(item, tuple) else item.rows.n
+            if len(out) % _YIELD_EVERY < size:
                 time.sleep(0)  # hand the GIL to the request thread: no stall over ~0.3 ms
             try:
-                out.extend(self._rows(entry))
+                if isinstance(item, tuple):
+                    out.append((*item[:1], self._when(item[1]), *item[2:]))
+                else:
+                    out.extend(self._rows(item))
             except Exception as exc:  # an output that cannot be logged is counted, not raised
-                logger.error("prediction log: cannot log request %s: %s", entry.request_id, exc)
-                self.dropped += entry.rows.n
-                self.metrics.child(self.metrics.log_dropped, "unloggable").inc(entry.rows.n)
+                rid = item[0] if isinstance(item, tuple) else item.request_id
+                logger.error("prediction log: cannot log request %s: %s", rid, exc)
+                self.dropped += size
+                self.metrics.child(self.metrics.log_dropped, "unloggable").inc(size)
             finally:
                 with self._count:
-                    self._pending -= entry.rows.n
+                    self._pending -= size
         return out
+
+    def _when(self, unix: float) -> Any:
+        when = dt.datetime.fromtimestamp(unix, dt.UTC)
+        # SQLAlchemy's storage format for DateTime on SQLite (UTC)
+        return when.strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else when
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         """Insert a batch with one DBAPI executemany (SQLAlchemy's per-row processing
@@ -159,9 +184,7 @@ class PredictionLog(BackgroundWorker[Entry]):
                 return
 
     def _rows(self, entry: Entry) -> list[tuple[Any, ...]]:
-        when: Any = dt.datetime.fromtimestamp(entry.time, dt.UTC)
-        if self._sqlite:  # SQLAlchemy's storage format for DateTime on SQLite (UTC)
-            when = when.strftime("%Y-%m-%d %H:%M:%S.%f")
+        when = self._when(entry.time)
         entity = None if entry.entity_key is None else str(entry.entity_key)[:128]
         n = entry.rows.n
         per_row = entry.latency_ms / max(n, 1)
@@ -182,9 +205,9 @@ class PredictionLog(BackgroundWorker[Entry]):
             for i in range(n)
         ]
 
-    def _scrub(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    def _scrub(self, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
         if not self._hash_fields and not self._drop_fields:
-            return dict(inputs)
+            return inputs
         out: dict[str, Any] = {}
         for name, value in inputs.items():
             if name in self._drop_fields:
