@@ -58,7 +58,7 @@ def test_no_request_causes_a_server_error(fuzz_server: Server) -> None:
             statuses.append(response.status_code)
             if response.status_code >= 500:
                 failures.append(
-                    f"{case.method} {case.formatted_path} {case.body!r:.300} -> "
+                    f"{case.method} {case.formatted_path} {case.body!r:.2000} -> "
                     f"{response.status_code}: {response.text[:300]}"
                 )
 

@@ -491,3 +491,34 @@ def test_arrow_ipc_batches_score_like_the_model(registry, make_server):
         assert r.status_code == 200  # x is imputed
     assert srv.state.log.flush(10)
     assert len(_log_rows(registry, model="churn")) == 500 + 3 + 500
+
+
+def test_an_explicit_version_is_not_loaded_for_an_unauthorized_caller(registry, make_server):
+    srv = make_server(registry)
+    with srv.client(None) as anon, srv.client("t-read") as reader:
+        assert (
+            anon.post(
+                "/v1/models/churn/versions/3/predict", json={"instances": [RECORD]}
+            ).status_code
+            == 401
+        )
+        assert (
+            reader.post(
+                "/v1/models/churn/versions/3/predict", json={"instances": [RECORD]}
+            ).status_code
+            == 403
+        )
+    assert srv.state.host._pinned == {}
+
+
+def test_a_score_that_overflows_is_refused_by_row(registry, make_server):
+    srv = make_server(registry)
+    huge = {**RECORD, "x": -1.7976931348623157e308}
+    with srv.client() as c:
+        for instances in ([huge], [RECORD] * 20 + [huge]):
+            r = c.post("/v1/models/churn/predict", json={"instances": instances})
+            assert r.status_code == 422, r.text
+            (err,) = r.json()["errors"]
+            assert err["field"] == f"instances[{len(instances) - 1}]"
+            assert err["kind"] == "out_of_range"
+        assert c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).status_code == 200

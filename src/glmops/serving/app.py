@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from glmops.config import GlmopsConfig, ServingConfig
 from glmops.errors import GlmopsError, ModelNotFound
@@ -420,8 +421,19 @@ def _routes(app: FastAPI, state: ServingState) -> None:
                 rid,
             )
 
+        label = name if name in state.host.routes else UNKNOWN
+        denied = authorize(request, "predict", label, _request_id(request))
+        if isinstance(denied, Response):  # no load for a caller who may not predict
+            return denied
+        try:  # a first use loads (and verifies) the version: off the event loop
+            slot: Slot | None = await run_in_threadpool(state.host.pinned, name, int(version))
+        except ModelNotFound:
+            slot = None
+
         def pick(_rows: Rows, _key: str) -> Slot | None:
-            return state.host.pinned(name, int(version))
+            if slot is None:
+                raise ModelNotFound(f"Version {version} of {name!r} is not registered.")
+            return slot
 
         return await predict_with(request, name, pick, False)
 
@@ -450,7 +462,7 @@ def _routes(app: FastAPI, state: ServingState) -> None:
         )
 
     @app.get("/v1/models/{name}", tags=["models"])
-    async def show_model(name: str, request: Request) -> Response:
+    def show_model(name: str, request: Request) -> Response:  # reads the registry: a thread
         """Show a served model: routes, registered versions, feature schema."""
         rid = _request_id(request)
         caller = authorize(request, "read", name, rid)

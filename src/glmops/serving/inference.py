@@ -263,7 +263,33 @@ def _check_rows(n: int, policy: Policy) -> None:
 
 
 def score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
-    """Validate and score ``rows`` with ``model``; raise :class:`Refusal` (422) on bad input."""
+    """Validate and score ``rows`` with ``model``; raise :class:`Refusal` (422) on bad input.
+
+    A finite input far outside the training range can still overflow the
+    linear score (1e308 times a coefficient): such rows are refused by row,
+    never answered with inf/NaN and never a server error.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        scored = _score_rows(model, rows, policy)
+    finite = np.isfinite(scored.decision).all(axis=1)
+    if not finite.all():
+        prefix = (
+            "rows" if rows.table is not None else "data" if rows.records is None else "instances"
+        )
+        bad = np.flatnonzero(~finite)
+        problems = [
+            _problem(
+                f"{prefix}[{i}]",
+                "out_of_range",
+                "values whose linear score is finite (these are far outside the training range)",
+            )
+            for i in bad[:20].tolist()
+        ]
+        raise Refusal(422, _summary(problems), problems)
+    return scored
+
+
+def _score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
     if rows.table is not None:
         return _score_batch(model, _arrow_table(model, rows, policy.passthrough), rows, policy)
     if rows.n > RECORD_PATH_MAX_ROWS or rows.columns is not None:
