@@ -8,6 +8,7 @@ wakes on that event or every ``interval_s``, drains the queue with
 
 from __future__ import annotations
 
+import abc
 import collections
 import contextlib
 import os
@@ -30,7 +31,7 @@ def lower_thread_priority(niceness: int = 10) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
-class BackgroundWorker(Generic[T]):
+class BackgroundWorker(abc.ABC, Generic[T]):
     """Items appended by the request path, processed by one thread off it."""
 
     def __init__(self, name: str, interval_s: float) -> None:
@@ -52,9 +53,9 @@ class BackgroundWorker(Generic[T]):
         if wake:
             self._wake.set()
 
+    @abc.abstractmethod
     def drain(self) -> None:
         """Process everything queued (runs in the worker thread)."""
-        raise NotImplementedError
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued is processed; return whether it finished in time."""
