@@ -116,6 +116,13 @@ GLMOPS = ("glmops", "glmops-log-off")
 # a variant runs its base's server with one setting changed (see server_command)
 BASE = {"glmops-log-off": "glmops", "mlserver-pw0": "mlserver"}
 FRAMEWORKS = ("mlflow", "bentoml", "mlserver")
+
+
+def log_dir(work: Path) -> Path:
+    """Where the glmops server writes its prediction log."""
+    return work / "prediction-log"
+
+
 VENVS = {p: BENCH / f".venv-{p}" for p in FRAMEWORKS}
 VENVS["mlserver-pw0"] = VENVS["mlserver"]
 THREADS = {
@@ -184,7 +191,7 @@ local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("WRK_TYPE") or "application/json"
 
 function done(summary, latency, requests)
   local e = summary.errors
@@ -399,7 +406,13 @@ def glmops_config(work: Path, port: int) -> dict:
             "url": f"sqlite:///{work / 'registry.db'}",
             "artifact_root": str(work / "store"),
         },
-        "serving": {"host": "127.0.0.1", "port": port, "auth": "disabled", "models": [MODEL]},
+        "serving": {
+            "host": "127.0.0.1",
+            "port": port,
+            "auth": "disabled",
+            "models": [MODEL],
+            "prediction_log": {"path": str(log_dir(work))},
+        },
         "models": {
             MODEL: {
                 "data": {"path": str(work / "data.parquet")},
@@ -590,10 +603,16 @@ class Client:
         self.timeout = timeout
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, bytes]:
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-        headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers = {"Content-Type": content_type} if body is not None else {}
         try:
             self.conn.request(method, path, body, headers)
             resp = self.conn.getresponse()
@@ -621,8 +640,25 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _arrow_stream(rows: list[list[float]]) -> bytes:
+    """The rows as an Arrow IPC stream of float64 columns x0..x29 (glmops's binary body)."""
+    import pyarrow as pa
+
+    columns = list(zip(*rows, strict=True))
+    table = pa.table({f: pa.array(columns[j], pa.float64()) for j, f in enumerate(FEATURES)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
 class Spec:
     """Paths, bodies and answer parsing of one server."""
+
+    batch_arrow: bytes | None = None
 
     def __init__(self, name: str, rows: list[list[float]]) -> None:
         self.name = name
@@ -634,6 +670,7 @@ class Spec:
             self.path = f"/v1/models/{MODEL}/predict"
             self.single = _dumps({"instances": [record]})
             self.batch = _dumps({"columns": FEATURES, "data": batch})
+            self.batch_arrow = _arrow_stream(batch)
             self.bad = {
                 "null": _dumps({"instances": [{**record, "x3": None}]}),
                 "string": _dumps({"instances": [{**record, "x3": "abc"}]}),
@@ -827,6 +864,23 @@ def check_answers(
     }
 
 
+def check_arrow_batch(port: int, spec: Spec, expected: list[float]) -> dict:
+    """The Arrow body's answers: status and the largest difference to the model's values."""
+    assert spec.batch_arrow is not None
+    client = Client(port)
+    try:
+        status, body = client.request(
+            "POST", spec.path, spec.batch_arrow, content_type=ARROW_STREAM
+        )
+    finally:
+        client.close()
+    if status != 200:
+        raise RuntimeError(f"Arrow batch answered {status}: {body[:300]!r}")
+    values = spec.predictions(body)
+    diff = max(abs(a - b) for a, b in zip(values, expected, strict=True))
+    return {"status": status, "rows_answered": len(values), "max_abs_diff_vs_own_model": diff}
+
+
 def run_wrk(
     work: Path, port: int, spec: Spec, *, conns: int, seconds: int, body: str = "single"
 ) -> dict:
@@ -834,8 +888,10 @@ def run_wrk(
     lua = work / "wrk.lua"
     if not lua.exists():
         lua.write_text(WRK_LUA)
-    path = work / f"body-{spec.peer}-{body}.json"
-    path.write_bytes(spec.single if body == "single" else spec.batch)
+    path = work / f"body-{spec.peer}-{body}.bin"
+    content = {"single": spec.single, "batch": spec.batch, "batch_arrow": spec.batch_arrow}[body]
+    assert content is not None, body
+    path.write_bytes(content)
     cmd = [
         "taskset",
         "-c",
@@ -851,7 +907,8 @@ def run_wrk(
         str(lua),
         f"http://127.0.0.1:{port}{spec.path}",
     ]
-    env = {**os.environ, "WRK_BODY": str(path)}
+    kind = ARROW_STREAM if body == "batch_arrow" else "application/json"
+    env = {**os.environ, "WRK_BODY": str(path), "WRK_TYPE": kind}
     proc = subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
@@ -862,7 +919,7 @@ def run_wrk(
     requests = int(raw["requests"])
     seconds_run = raw["duration_us"] / 1e6
     errors = {k[4:]: int(raw[k]) for k in raw if k.startswith("err_")}
-    rows = BATCH_ROWS if body == "batch" else 1
+    rows = 1 if body == "single" else BATCH_ROWS
     return {
         "connections": conns,
         "seconds": seconds_run,
@@ -1018,20 +1075,17 @@ def drain_log(port: int, timeout_s: float = 180.0) -> dict:
     return {**last, "drain_s": time.monotonic() - t0, "polls": polls, "drained": False}
 
 
-def log_count(db: Path) -> int:
-    import sqlite3
+def log_count(log_root: Path) -> int:
+    """Rows in the prediction log's Parquet files (from their footers)."""
+    import pyarrow.parquet as pq
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute("SELECT count(*) FROM prediction_log").fetchone()[0])
-    finally:
-        conn.close()
+    return sum(pq.read_metadata(p).num_rows for p in log_root.rglob("*.parquet"))
 
 
-def soak(work: Path, server: Server, port: int, spec: Spec, db: Path, seconds: int) -> dict:
+def soak(work: Path, server: Server, port: int, spec: Spec, log_root: Path, seconds: int) -> dict:
     """glmops: 60 s at 32 connections; errors, RSS drift, log rows vs answered."""
     before = drain_log(port)
-    rows_before = log_count(db)
+    rows_before = log_count(log_root)
     rss_start = server.rss()
     samples: list[tuple[float, int]] = [(0.0, rss_start)]
     stop = threading.Event()
@@ -1050,7 +1104,7 @@ def soak(work: Path, server: Server, port: int, spec: Spec, db: Path, seconds: i
         sampler.join(5)
     rss_end = server.rss()
     after = drain_log(port)
-    rows_after = log_count(db)
+    rows_after = log_count(log_root)
     log_rows = rows_after - rows_before
     answered_server = int(after["ok"] - before["ok"])
     in_flight = log_rows - w["answered"]
@@ -1102,7 +1156,7 @@ def bench_server(
     port = free_port()
     cmd, cwd, env = server_command(peer, work, port)
     out.update({"command": cmd, "port": port})
-    rows_at_start = log_count(ctx["db"]) if peer == "glmops" else 0
+    rows_at_start = log_count(ctx["log"]) if peer == "glmops" else 0
     server = Server(peer, cmd, cwd=cwd, env=env, log=work / f"{peer}.log")
     ctx["servers"].append(server)
     try:
@@ -1144,6 +1198,16 @@ def bench_server(
         run_wrk(work, port, spec, conns=4, seconds=max(1, dur["warmup_s"] // 2), body="batch")
         out["batch"] = run_wrk(work, port, spec, conns=4, seconds=dur["batch_s"], body="batch")
         log(f"{peer}: batch {out['batch']['rows_s']:,.0f} rows/s")
+        if spec.batch_arrow is not None:
+            arrow = check_arrow_batch(port, spec, expected)
+            run_wrk(
+                work, port, spec, conns=4, seconds=max(1, dur["warmup_s"] // 2), body="batch_arrow"
+            )
+            out["batch_arrow"] = run_wrk(
+                work, port, spec, conns=4, seconds=dur["batch_s"], body="batch_arrow"
+            )
+            out["batch_arrow"]["check"] = arrow
+            log(f"{peer}: batch (Arrow body) {out['batch_arrow']['rows_s']:,.0f} rows/s")
         out["rss_after_load_mib"] = server.rss() / 2**20
         out["isolation"] = isolation_check(port, spec, expected[0], dur["isolation_s"])
         iso = out["isolation"]
@@ -1151,7 +1215,7 @@ def bench_server(
         log(f"{peer}: isolation: good failed {good['failed']}/{good['sent']}; bad {iso['bad']}")
         if peer == "glmops":
             log(f"glmops: soak {dur['soak_s']} s at 32 connections")
-            out["soak"] = soak(work, server, port, spec, ctx["db"], dur["soak_s"])
+            out["soak"] = soak(work, server, port, spec, ctx["log"], dur["soak_s"])
             s = out["soak"]
             log(
                 f"glmops: soak {s['wrk']['req_s']:,.0f} req/s, non-2xx {s['wrk']['non_2xx']}, "
@@ -1161,7 +1225,7 @@ def bench_server(
             final = drain_log(port)
             out["lifetime"] = {
                 "metrics": final,
-                "log_rows_total": log_count(ctx["db"]) - rows_at_start,
+                "log_rows_total": log_count(ctx["log"]) - rows_at_start,
             }
         out["alive_at_end"] = server.alive()
     except Exception as exc:  # one server's failure is reported, the others still run
@@ -1217,15 +1281,16 @@ def table(res: dict) -> str:
         "| server | start s | idle RSS MiB | RSS MiB after the load runs "
         "| 1 row p50 ms (c1) | 1 row p99 ms (c1) "
         "| req/s (c16) | p99 ms (c16) | 1,000-row batch rows/s (c4) | batch p99 ms "
+        "| 1,000-row Arrow batch rows/s (c4) "
         "| non-2xx + socket errors | good failed / sent (bad-request check) "
         "| bad requests answered (null; string; extra column) |"
     )
-    lines = [head, "|---|" + "---:|" * 11 + "---|"]
+    lines = [head, "|---|" + "---:|" * 12 + "---|"]
     for peer, r in res["servers"].items():
         if "error" in r and "c16" not in r:
-            lines.append(f"| {peer} | error: {r['error'][:120]} |" + " |" * 11)
+            lines.append(f"| {peer} | error: {r['error'][:120]} |" + " |" * 12)
             continue
-        errs = sum(r[k]["errors_total"] for k in ("c1", "c16", "batch") if k in r)
+        errs = sum(r[k]["errors_total"] for k in ("c1", "c16", "batch", "batch_arrow") if k in r)
         iso = r.get("isolation")
         good = f"{iso['good']['failed']} / {iso['good']['sent']:,}" if iso else "-"
         lines.append(
@@ -1233,7 +1298,9 @@ def table(res: dict) -> str:
             f"| {_f(r.get('rss_after_load_mib'))} "
             f"| {_f(r['c1']['p50_ms'])} | {_f(r['c1']['p99_ms'])} | {_f(r['c16']['req_s'])} "
             f"| {_f(r['c16']['p99_ms'])} | {_f(r.get('batch', {}).get('rows_s'))} "
-            f"| {_f(r.get('batch', {}).get('p99_ms'))} | {errs} | {good} | {_bad_summary(iso)} |"
+            f"| {_f(r.get('batch', {}).get('p99_ms'))} "
+            f"| {_f(r.get('batch_arrow', {}).get('rows_s'))} "
+            f"| {errs} | {good} | {_bad_summary(iso)} |"
         )
     return "\n".join(lines)
 
@@ -1290,8 +1357,15 @@ def evaluate_targets(res: dict) -> list[dict]:
             "req/s at 16 connections vs the best framework", None, TARGETS["c16_vs_best"], ">=", "x"
         )
     add(
-        "1,000-row batch rows/s",
+        "1,000-row batch rows/s (JSON body)",
         g.get("batch", {}).get("rows_s"),
+        TARGETS["batch_rows_s"],
+        ">=",
+        "rows/s",
+    )
+    add(
+        "1,000-row batch rows/s (Arrow IPC body)",
+        g.get("batch_arrow", {}).get("rows_s"),
         TARGETS["batch_rows_s"],
         ">=",
         "rows/s",
@@ -1663,7 +1737,7 @@ def main() -> None:
     }
     work = Path(tempfile.mkdtemp(prefix="glmops-serving-bench-"))
     res["tmp"] = str(work)
-    ctx: dict[str, Any] = {"servers": [], "db": work / "registry.db"}
+    ctx: dict[str, Any] = {"servers": [], "db": work / "registry.db", "log": log_dir(work)}
     try:
         log(f"data ({N_ROWS:,} x {N_FEATURES}) and the glmops model in {work}")
         data = make_data(work)

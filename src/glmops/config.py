@@ -197,14 +197,26 @@ class TokenConfig(_Strict):
 
 
 class PredictionLogConfig(_Strict):
-    """The prediction log: a bounded queue drained by a batch writer off the request path."""
+    """The prediction log: Parquet files by model, version and day (see glmops.logstore),
+    written by a background thread off the request path."""
 
     enabled: bool = True
-    queue_size: int = Field(default=100_000, ge=1)
-    batch_size: int = Field(default=1_000, ge=1)
-    flush_interval_s: float = Field(default=0.5, gt=0)
+    path: str = "prediction-log"  # a directory (relative to the config file) or fsspec URL
+    storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options
+    queue_size: int = Field(default=200_000, ge=1)  # rows held in memory at most
+    rows_per_file: int = Field(default=100_000, ge=1)
+    flush_interval_s: float = Field(default=10.0, gt=0)  # a version's rows reach a file
     hash_fields: list[str] = Field(default_factory=list)  # PII: stored as a keyed hash
     drop_fields: list[str] = Field(default_factory=list)  # PII: never stored
+
+    @model_validator(mode="after")
+    def _file_fits_queue(self) -> PredictionLogConfig:
+        if self.rows_per_file > self.queue_size:
+            raise ValueError(
+                f"rows_per_file ({self.rows_per_file}) must be at most queue_size "
+                f"({self.queue_size}): a file's rows wait in memory"
+            )
+        return self
 
 
 class RouteConfig(_Strict):

@@ -69,13 +69,12 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
     """Serve the registry of step 2 and exercise it over HTTP; return what happened."""
     import httpx
     import pyarrow.parquet as pq
-    import sqlalchemy as sa
     import uvicorn
 
-    from glmops.config import ServingConfig, TokenConfig
+    from glmops.config import PredictionLogConfig, ServingConfig, TokenConfig
     from glmops.data.readers import read_table
+    from glmops.logstore import read_prediction_log
     from glmops.registry import Registry
-    from glmops.registry.tables import PredictionRow
     from glmops.scoring import score_file
     from glmops.serving import create_app, hash_token
 
@@ -85,6 +84,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
     config = ServingConfig(
         tokens=[TokenConfig(sha256=hash_token(token), actor="demo-client", roles=["admin"])],
         reload_interval_s=0.2,
+        prediction_log=PredictionLogConfig(path=str(output_dir / "prediction-log")),
     )
     app = create_app(config, registry=registry)
     port = _free_port()
@@ -173,13 +173,16 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
         ][:12]
         state.shadow.flush(20)
         state.log.flush(20)
-        with registry.engine.connect() as conn:
-            logged = conn.execute(sa.select(PredictionRow.__table__)).mappings().all()
+        logged = read_prediction_log(
+            output_dir / "prediction-log",
+            "credit",
+            columns=["request_id", "row", "route", "label", "proba.bad"],
+        ).to_pylist()
         report.log_rows = len(logged)
         report.answered = answered
-        by_id: dict[str, dict[str, Any]] = {}
+        by_id: dict[tuple[str, int], dict[str, Any]] = {}
         for row in logged:
-            by_id.setdefault(row["request_id"], {})[row["route"]] = row["outputs"]
+            by_id.setdefault((row["request_id"], row["row"]), {})[row["route"]] = row
         pairs = [
             (v["champion"], v["shadow"]) for v in by_id.values() if {"champion", "shadow"} <= set(v)
         ]
@@ -187,7 +190,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
         if pairs:
             report.shadow_agree = sum(a["label"] == b["label"] for a, b in pairs) / len(pairs)
             report.shadow_mean_abs_diff = sum(
-                abs(a["probabilities"]["bad"] - b["probabilities"]["bad"]) for a, b in pairs
+                abs(a["proba.bad"] - b["proba.bad"]) for a, b in pairs
             ) / len(pairs)
     finally:
         server.should_exit = True

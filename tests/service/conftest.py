@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +40,7 @@ class Server:
     app: Any
     thread: threading.Thread
     server: uvicorn.Server
+    log_root: Path
 
     @property
     def state(self) -> Any:
@@ -60,9 +63,11 @@ def start_server(registry: Registry, **overrides: Any) -> Server:
             for t, (a, r) in TOKENS.items()
         ],
         "reload_interval_s": 0.2,
-        "prediction_log": {"flush_interval_s": 0.05, "batch_size": 200},
     }
+    log_root = Path(tempfile.mkdtemp(prefix="glmops-predlog-"))
+    log = {"path": str(log_root), "flush_interval_s": 0.05, "rows_per_file": 200}
     settings.update(overrides)
+    settings["prediction_log"] = {**log, **overrides.get("prediction_log", {})}
     config = ServingConfig.model_validate(settings)
     app = create_app(config, registry=registry)
     port = free_port()
@@ -76,7 +81,7 @@ def start_server(registry: Registry, **overrides: Any) -> Server:
         assert thread.is_alive(), "server thread died"
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.01)
-    return Server(f"http://127.0.0.1:{port}", registry, app, thread, server)
+    return Server(f"http://127.0.0.1:{port}", registry, app, thread, server, log_root)
 
 
 @pytest.fixture
@@ -91,6 +96,7 @@ def make_server() -> Iterator[Any]:
     yield make
     for srv in started:
         srv.stop()
+        shutil.rmtree(srv.log_root, ignore_errors=True)
 
 
 def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
-import sqlalchemy as sa
 from tests.service.conftest import served_registry, wait_for
 from tests.unit.registry.conftest import artifacts, db_url  # noqa: F401 (fixtures)
 
-from glmops.registry.tables import PredictionRow
+from glmops.logstore import read_prediction_log
 
 RECORD = {"x": 0.3, "z": -1.2, "city": "paris"}
 
@@ -25,12 +23,10 @@ def registry(db_url, tmp_path, artifacts):  # noqa: F811
     reg.close()
 
 
-def _log_rows(registry, **where):
-    with registry.engine.connect() as conn:
-        query = sa.select(PredictionRow.__table__)
-        for k, v in where.items():
-            query = query.where(getattr(PredictionRow, k) == v)
-        return conn.execute(query).mappings().all()
+def _log_rows(srv, model="churn", **where):
+    """The prediction log's rows of ``model`` (as dicts) whose columns equal ``where``."""
+    rows = read_prediction_log(srv.log_root, model).to_pylist()
+    return [r for r in rows if all(r[k] == v for k, v in where.items())]
 
 
 def test_single_and_batch_predictions_match_the_model(registry, make_server):
@@ -193,17 +189,21 @@ def test_prediction_log_holds_one_row_per_prediction(registry, make_server):
         batch_id = r.json()["request_id"]
         c.post("/v1/models/churn/predict", json={"instances": [{"x": 1}]})  # refused: not logged
     assert srv.state.log.flush(10)
-    rows = _log_rows(registry, model="churn")
+    rows = _log_rows(srv)
     assert len(rows) == 40 + 25
-    assert {r["request_id"] for r in rows} >= set(ids)
-    assert {f"{batch_id}/{i}" for i in range(25)} <= {r["request_id"] for r in rows}
+    assert [r["request_id"] for r in rows if r["request_id"] in ids] == ids
+    batch = [r for r in rows if r["request_id"] == batch_id]
+    assert [r["row"] for r in batch] == list(range(25))
     one = next(r for r in rows if r["request_id"] == ids[3])
-    inputs = one["inputs"] if isinstance(one["inputs"], dict) else json.loads(one["inputs"])
-    assert inputs["x"] == pytest.approx(0.3) and "z" not in inputs
-    assert inputs["city"].startswith("hmac:") and len(inputs["city"]) == 37
-    outputs = one["outputs"] if isinstance(one["outputs"], dict) else json.loads(one["outputs"])
-    assert outputs["label"] in ("yes", "no") and set(outputs["probabilities"]) == {"no", "yes"}
+    assert one["input.x"] == pytest.approx(0.3) and "input.z" not in one
+    assert one["input.city"].startswith("hmac:") and len(one["input.city"]) == 37
+    assert one["input.city"] == batch[0]["input.city"]  # the same key: joinable
+    model = registry.load("churn@1")
+    assert one["proba.yes"] == pytest.approx(model.predict_proba({**RECORD, "x": 0.3})[0, 1])
+    assert one["label"] == ("yes" if one["proba.yes"] > model.threshold else "no")
     assert one["version"] == 1 and one["route"] == "champion" and one["latency_ms"] > 0
+    assert one["model"] == "churn" and one["entity_key"] is None
+    assert abs(one["time"].timestamp() - time.time()) < 60
 
 
 def test_hot_reload_and_refusing_a_corrupt_version(registry, make_server):
@@ -283,7 +283,7 @@ def test_shadow_never_changes_the_answer_and_is_logged(registry, make_server):
         after = c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()
         assert after["predictions"] == before["predictions"] and after["version"] == 1
     assert srv.state.shadow.flush(10) and srv.state.log.flush(10)
-    shadow = _log_rows(registry, route="shadow")
+    shadow = _log_rows(srv, route="shadow")
     assert [r["request_id"] for r in shadow] == [after["request_id"]]
     assert shadow[0]["version"] == 3
 
@@ -490,7 +490,11 @@ def test_arrow_ipc_batches_score_like_the_model(registry, make_server):
         r = c.post("/v1/models/churn/predict", content=_arrow_body(nulls), headers=ARROW)
         assert r.status_code == 200  # x is imputed
     assert srv.state.log.flush(10)
-    assert len(_log_rows(registry, model="churn")) == 500 + 3 + 500
+    logged = _log_rows(srv)
+    assert len(logged) == 500 + 3 + 500
+    # the Arrow body's float32 and dictionary columns are logged in the manifest's types
+    assert [r["input.z"] for r in logged[:500]] == pytest.approx(table.column("z").to_pylist())
+    assert [r["input.city"] for r in logged[:500]] == table.column("city").to_pylist()
 
 
 def test_an_explicit_version_is_not_loaded_for_an_unauthorized_caller(registry, make_server):

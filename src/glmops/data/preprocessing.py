@@ -22,7 +22,7 @@ the same order, so both paths give bit-identical features.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glmops import _arrow
 from glmops._typing import FloatArray, IntArray
 from glmops.data.schema import (
     CoercedTable,
@@ -209,6 +210,11 @@ class CategoricalStep:
     def __post_init__(self) -> None:
         self._index.update({c: i for i, c in enumerate(self.categories)})
 
+    @cached_property
+    def _category_array(self) -> pa.Array:
+        """The categories as an Arrow array, built once."""
+        return _arrow.strings(list(self.categories))
+
     @property
     def outputs(self) -> list[str]:
         """Return the names of the columns this step writes."""
@@ -231,13 +237,12 @@ class CategoricalStep:
     def codes(self, strings: pa.Array) -> IntArray:
         """Return the table row of every value of an Arrow string array."""
         filled = (
-            pc.fill_null(strings, _fill_token(self.fill_value)) if strings.null_count else strings
+            pc.coalesce(strings, _arrow.repeat_string(_fill_token(self.fill_value), len(strings)))
+            if strings.null_count
+            else strings
         )
-        index = pc.index_in(filled, value_set=pa.array(self.categories, pa.string()))
-        codes = np.asarray(
-            pc.fill_null(index, self.unknown_code).to_numpy(zero_copy_only=False), dtype=np.intp
-        )
-        return codes
+        index = pc.index_in(filled, value_set=self._category_array)
+        return _arrow.to_int(index, null=self.unknown_code)
 
     def hashed_row(self, value: str | None) -> FloatArray:
         """Return the standardized hashed outputs of one value."""
@@ -262,7 +267,7 @@ class CategoricalStep:
         table = np.empty((len(values), self.n_buckets))
         for i, value in enumerate(values):
             table[i] = self.hashed_row(value)
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+        codes = _arrow.to_int(encoded.indices)
         return table, codes
 
     def row_one(self, value: str | None) -> FloatArray:
@@ -340,6 +345,119 @@ def _onehot_table(
     if center.size:
         table = (table - center) / scale
     return table
+
+
+def _add_numeric(
+    step: NumericStep,
+    x: FloatArray,
+    block: FloatArray,
+    columns: FloatArray,
+    offset: FloatArray,
+    scratch: FloatArray,
+) -> None:
+    """Add one numeric step's share of the linear score, column by column."""
+    if block[:, 0].any():
+        raw = step.apply_raw(x)
+        for k in range(block.shape[0]):
+            b = block[k, 0] / step.scale
+            offset[k] -= step.center * b
+            np.multiply(raw, b, out=scratch)
+            columns[k] += scratch
+    if step.indicator and block[:, 1].any():
+        missing = np.isnan(x)
+        for k in range(block.shape[0]):
+            b = block[k, 1] / step.indicator_scale
+            offset[k] -= step.indicator_center * b
+            np.multiply(missing, b, out=scratch)
+            columns[k] += scratch
+
+
+@dataclass(frozen=True)
+class _BlockPlan:
+    """Every numeric step at once, over the coerced (columns x rows) numeric block.
+
+    The same operations as :meth:`NumericStep.apply_raw` (impute, clip,
+    log1p), done on the block's active rows together, then one matrix
+    product per class set instead of one pass per column.
+    """
+
+    rows: IntArray  # block row of each numeric step
+    value_cols: IntArray  # its column in the design matrix
+    impute: FloatArray  # NaN: not imputed
+    clip_low: FloatArray  # -inf: not clipped
+    clip_high: FloatArray  # +inf: not clipped
+    log_rows: tuple[int, ...]  # positions (in the steps) that take log1p
+    log_floor: FloatArray
+    center: FloatArray
+    scale: FloatArray
+    ind_steps: IntArray  # positions of the steps with a missing indicator
+    ind_cols: IntArray
+    ind_center: FloatArray
+    ind_scale: FloatArray
+
+    @classmethod
+    def build(cls, steps: Sequence[Step], block_names: tuple[str, ...]) -> _BlockPlan | None:
+        where = {name: i for i, name in enumerate(block_names)}
+        numeric: list[tuple[NumericStep, int]] = []
+        j = 0
+        for step in steps:
+            if isinstance(step, NumericStep):
+                if step.name not in where:
+                    return None
+                numeric.append((step, j))
+            j += len(step.outputs)
+
+        def floats(values: Iterable[float]) -> FloatArray:
+            return np.array(list(values), dtype=np.float64)
+
+        nan, inf = np.nan, np.inf
+        return cls(
+            rows=np.array([where[s.name] for s, _ in numeric], dtype=np.intp),
+            value_cols=np.array([j for _, j in numeric], dtype=np.intp),
+            impute=floats(nan if s.impute_value is None else s.impute_value for s, _ in numeric),
+            clip_low=floats(-inf if s.clip_low is None else s.clip_low for s, _ in numeric),
+            clip_high=floats(inf if s.clip_high is None else s.clip_high for s, _ in numeric),
+            log_rows=tuple(i for i, (s, _) in enumerate(numeric) if s.log1p),
+            log_floor=floats(s.log_floor for s, _ in numeric),
+            center=floats(s.center for s, _ in numeric),
+            scale=floats(s.scale for s, _ in numeric),
+            ind_steps=np.array([i for i, (s, _) in enumerate(numeric) if s.indicator], np.intp),
+            ind_cols=np.array([j + 1 for s, j in numeric if s.indicator], dtype=np.intp),
+            ind_center=floats(s.indicator_center for s, _ in numeric if s.indicator),
+            ind_scale=floats(s.indicator_scale for s, _ in numeric if s.indicator),
+        )
+
+    def add(
+        self, block: FloatArray, coef: FloatArray, columns: FloatArray, offset: FloatArray
+    ) -> None:
+        """Add the numeric steps' share of the linear score to ``columns`` and ``offset``."""
+        weights = coef[:, self.value_cols] / self.scale  # (K, m)
+        active = np.flatnonzero(weights.any(axis=0))
+        if active.size:
+            X = block[self.rows[active]]  # a copy: the block keeps its NaN
+            missing = np.isnan(X)
+            impute = self.impute[active]
+            if missing.any():
+                np.copyto(X, impute[:, None], where=missing & ~np.isnan(impute)[:, None])
+            low, high = self.clip_low[active], self.clip_high[active]
+            if np.isfinite(low).any():
+                np.maximum(X, low[:, None], out=X)
+            if np.isfinite(high).any():
+                np.minimum(X, high[:, None], out=X)
+            for i in np.flatnonzero(np.isin(active, self.log_rows)).tolist():
+                np.maximum(X[i], self.log_floor[active[i]], out=X[i])
+                np.log1p(X[i], out=X[i])
+            w = weights[:, active]
+            columns += w @ X
+            offset -= w @ self.center[active]
+        if self.ind_steps.size:
+            weights = coef[:, self.ind_cols] / self.ind_scale
+            active = np.flatnonzero(weights.any(axis=0))
+            if active.size:
+                missing = np.isnan(block[self.rows[self.ind_steps[active]]]).astype(np.float64)
+                w = weights[:, active]
+                columns += w @ missing
+                offset -= w @ self.ind_center[active]
 
 
 @dataclass(frozen=True)
@@ -447,13 +565,10 @@ class Preprocessor:
         cats = col.categories or ()
         if index is None or step.encoding == "hash" or step.categories[: len(cats)] != cats:
             return step.rows_for(data.categorical[step.name])
-        codes = np.asarray(
-            pc.fill_null(index, step.unknown_code).to_numpy(zero_copy_only=False), dtype=np.intp
-        )
-        strings = data.categorical[step.name]
-        if strings.null_count:
-            null_code = step.code_one(None)
-            codes[np.asarray(pc.is_null(strings).to_numpy(zero_copy_only=False))] = null_code
+        codes = _arrow.to_int(index, null=step.unknown_code)
+        values = data.categorical[step.name]
+        if values.null_count:
+            codes[_arrow.to_bool(pc.is_null(values))] = step.code_one(None)
         return step.table, codes
 
     def linear_predictor(
@@ -472,26 +587,18 @@ class Preprocessor:
         # standardization folds into the coefficients: (x - c) / s * b = x * (b / s) - c * b / s
         offset = np.array(intercept, dtype=np.float64, copy=True).reshape(K)
         columns = np.zeros((K, data.n_rows))  # one contiguous row per class
+        plan = None
+        if data.numeric_block is not None:
+            plan = self._block_plan(data.block_names)
+            if plan is not None:
+                plan.add(data.numeric_block, coef, columns, offset)
         scratch = np.empty(data.n_rows)
         j = 0
         for step in self.steps:
             block = coef[:, j : j + len(step.outputs)]
             if isinstance(step, NumericStep):
-                x = data.numeric[step.name]
-                if block[:, 0].any():
-                    raw = step.apply_raw(x)
-                    for k in range(K):
-                        b = block[k, 0] / step.scale
-                        offset[k] -= step.center * b
-                        np.multiply(raw, b, out=scratch)
-                        columns[k] += scratch
-                if step.indicator and block[:, 1].any():
-                    missing = np.isnan(x)
-                    for k in range(K):
-                        b = block[k, 1] / step.indicator_scale
-                        offset[k] -= step.indicator_center * b
-                        np.multiply(missing, b, out=scratch)
-                        columns[k] += scratch
+                if plan is None:
+                    _add_numeric(step, data.numeric[step.name], block, columns, offset, scratch)
             elif block.any():
                 rows, codes = self._rows_and_codes(step, data)
                 scores = rows @ block.T
@@ -500,6 +607,20 @@ class Preprocessor:
             j += len(step.outputs)
         columns += offset[:, None]
         return np.ascontiguousarray(columns.T)
+
+    def _block_plan(self, block_names: tuple[str, ...]) -> _BlockPlan | None:
+        """Return the whole-block plan of the numeric steps (None if a step's column is not
+        in the block), built once per block layout."""
+        plans = self._block_plans
+        if block_names not in plans:
+            if len(plans) > 8:
+                plans.clear()
+            plans[block_names] = _BlockPlan.build(self.steps, block_names)
+        return plans[block_names]
+
+    @cached_property
+    def _block_plans(self) -> dict[tuple[str, ...], _BlockPlan | None]:
+        return {}
 
     # -- single records ------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glmops._arrow import strings, to_float64
 from glmops._typing import FloatArray
 from glmops.errors import InvalidInputError, SchemaValidationError
 
@@ -108,7 +109,7 @@ class ColumnSchema:
     @cached_property
     def category_array(self) -> pa.Array:
         """Return the allowed categories as an Arrow string array (built once)."""
-        return pa.array(self.categories or (), pa.string())
+        return strings(list(self.categories or ()))
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON values (no NaN)."""
@@ -152,13 +153,17 @@ class Schema:
     @property
     def names(self) -> list[str]:
         """Return the feature names in manifest order."""
-        return [c.name for c in self.columns]
+        return list(self._by_name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, ColumnSchema]:
+        return {c.name: c for c in self.columns}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
 
     def __getitem__(self, name: str) -> ColumnSchema:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(name)
+        return self._by_name[name]
 
     def to_dict(self) -> dict[str, Any]:
         """Return plain JSON values."""
@@ -192,6 +197,10 @@ class CoercedTable:
     violations: list[Violation] = field(default_factory=list)
     # per categorical column, each value's index in the manifest's categories (null: unseen)
     category_index: dict[str, pa.Array] = field(default_factory=dict)
+    # the numeric columns stacked (one row each, ``block_names`` order): ``numeric`` holds
+    # views of its rows, so whole-block arithmetic sees the same values
+    numeric_block: FloatArray | None = None
+    block_names: tuple[str, ...] = ()
 
     def raise_for(self, kinds: Iterable[str]) -> None:
         """Raise :class:`SchemaValidationError` listing the violations of these kinds."""
@@ -246,13 +255,11 @@ def _to_float(arr: pa.Array, name: str, kind: FeatureKind) -> tuple[FloatArray, 
     if kind == "numeric" and (
         pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)
     ):
-        values = pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-        return np.asarray(values, dtype=np.float64), None
+        return to_float64(arr, copy=False), None
     if kind == "boolean" and pa.types.is_boolean(dtype):
-        values = pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-        return np.asarray(values, dtype=np.float64), None
+        return to_float64(arr, copy=False), None
     if kind == "boolean" and (pa.types.is_integer(dtype) or pa.types.is_floating(dtype)):
-        values = np.asarray(pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False))
+        values = to_float64(arr)
         bad = ~np.isnan(values) & (values != 0.0) & (values != 1.0)
         if bad.any():
             return _bad_rows(values, bad, name, expected, arr)
@@ -346,85 +353,144 @@ def coerce_table(table: pa.Table, schema: Schema, *, allow_extra: bool = True) -
                 out.violations.append(
                     Violation(name, "unexpected_column", "no such column (not in the manifest)")
                 )
+    found: dict[str, list[Violation]] = {}
+    numeric: list[tuple[ColumnSchema, FloatArray, Violation | None]] = []
     for col in schema.columns:
+        problems = found[col.name] = []
         if col.name not in present:
-            out.violations.append(Violation(col.name, "missing_column", f"a {col.kind} column"))
+            problems.append(Violation(col.name, "missing_column", f"a {col.kind} column"))
             continue
         arr = _as_plain(table.column(col.name))
-        if col.kind == "categorical":
-            strings, bad = _to_string(arr, col.name)
-            if bad is not None:
-                out.violations.append(bad)
-            out.categorical[col.name] = strings
-            n_null = strings.null_count
-            if col.categories is not None and bad is None:
-                # one hash lookup; its result is kept for the preprocessing's codes
-                index = pc.index_in(strings, value_set=_value_set(col))
-                out.category_index[col.name] = index
-                n_unseen = index.null_count - strings.null_count
-                if n_unseen:
-                    unseen = pc.and_(pc.is_valid(strings), pc.is_null(index))
-                    out.violations.append(
-                        Violation(
-                            col.name,
-                            "unseen_category",
-                            f"one of {_short_list(col.categories)}",
-                            n_unseen,
-                            _example(pc.filter(strings, unseen)),
-                        )
-                    )
-        else:
+        if col.kind != "categorical":
             values, bad = _to_float(arr, col.name, col.kind)
             if bad is not None:
-                out.violations.append(bad)
-            out.numeric[col.name] = values
-            # NaN is missing, like null (the preprocessing imputes both); counted only
-            # where it matters, since it costs a pass over the column
-            n_null = 0
-            if not col.nullable:
-                n_null = int(np.count_nonzero(np.isnan(values))) - (bad.n_rows if bad else 0)
-            if values.size == 0:
-                continue
-            lowest = float(np.fmin.reduce(values))
-            highest = float(np.fmax.reduce(values))
-            all_missing = lowest != lowest
-            clean = all_missing or (math.isfinite(lowest) and math.isfinite(highest))
-            lo = col.minimum if col.kind == "numeric" and col.minimum is not None else -math.inf
-            hi = col.maximum if col.kind == "numeric" and col.maximum is not None else math.inf
-            if not clean:  # +-inf somewhere: a wrong type, never scored as a number
-                infinite = np.isinf(values)
-                first = int(np.argmax(infinite))
-                out.violations.append(
+                problems.append(bad)
+            numeric.append((col, values, bad))
+            continue
+        strings, bad = _to_string(arr, col.name)
+        if bad is not None:
+            problems.append(bad)
+        out.categorical[col.name] = strings
+        if col.categories is not None and bad is None:
+            # one hash lookup; its result is kept for the preprocessing's codes
+            index = pc.index_in(strings, value_set=_value_set(col))
+            out.category_index[col.name] = index
+            n_unseen = index.null_count - strings.null_count
+            if n_unseen:
+                unseen = pc.and_(pc.is_valid(strings), pc.is_null(index))
+                problems.append(
                     Violation(
                         col.name,
-                        "wrong_type",
-                        "a finite number",
-                        int(np.count_nonzero(infinite)),
-                        str(values[first]),
+                        "unseen_category",
+                        f"one of {_short_list(col.categories)}",
+                        n_unseen,
+                        _example(pc.filter(strings, unseen)),
                     )
                 )
-            if not all_missing and (lowest < lo or highest > hi):
-                # NaN compares False, infinities count as out of range too: drop those
-                below = values < lo
-                above = values > hi
-                if not clean:
-                    below &= ~np.isinf(values)
-                    above &= ~np.isinf(values)
-                outside = below | above
-                n_out = int(np.count_nonzero(outside))
-                if n_out:
-                    out.violations.append(
-                        Violation(
-                            col.name,
-                            "out_of_range",
-                            f"a value in [{lo:g}, {hi:g}] (the training range)",
-                            n_out,
-                            float(values[int(np.argmax(outside))]),
-                        )
-                    )
-        if n_null and not col.nullable:
-            out.violations.append(Violation(col.name, "null", "a value (not nullable)", n_null))
+        if strings.null_count and not col.nullable:
+            problems.append(
+                Violation(col.name, "null", "a value (not nullable)", strings.null_count)
+            )
+    if numeric:
+        _check_numeric(numeric, out, found)
+    for col in schema.columns:
+        out.violations.extend(found[col.name])
     return out
+
+
+def _check_numeric(
+    numeric: list[tuple[ColumnSchema, FloatArray, Violation | None]],
+    out: CoercedTable,
+    found: dict[str, list[Violation]],
+) -> None:
+    """Stack the numeric columns into ``out.numeric_block`` and check them all at once.
+
+    One reduction over the (columns x rows) block finds the columns that need
+    a closer look (an infinity, a value outside the training range, a null
+    where none is allowed); only those are examined one by one.
+    """
+    n = out.n_rows
+    block = np.empty((len(numeric), n))
+    for j, (col, values, _) in enumerate(numeric):
+        block[j] = values
+        out.numeric[col.name] = block[j]
+    out.numeric_block = block
+    out.block_names = tuple(col.name for col, _, _ in numeric)
+    if n == 0:
+        return
+    lowest = np.fmin.reduce(block, axis=1)
+    highest = np.fmax.reduce(block, axis=1)
+    lo = np.array(
+        [
+            c.minimum if c.kind == "numeric" and c.minimum is not None else -np.inf
+            for c, _, _ in numeric
+        ]
+    )
+    hi = np.array(
+        [
+            c.maximum if c.kind == "numeric" and c.maximum is not None else np.inf
+            for c, _, _ in numeric
+        ]
+    )
+    all_missing = np.isnan(lowest)
+    clean = all_missing | (np.isfinite(lowest) & np.isfinite(highest))
+    outside = ~all_missing & ((lowest < lo) | (highest > hi))
+    strict = np.array([not c.nullable for c, _, _ in numeric])
+    for j in np.flatnonzero(~clean | outside | strict).tolist():
+        col, _, bad = numeric[j]
+        _check_column(col, block[j], bad, float(lo[j]), float(hi[j]), found[col.name])
+
+
+def _check_column(
+    col: ColumnSchema,
+    values: FloatArray,
+    bad: Violation | None,
+    lo: float,
+    hi: float,
+    problems: list[Violation],
+) -> None:
+    """Report one numeric column's infinities, out-of-range values and disallowed nulls."""
+    # NaN is missing, like null (the preprocessing imputes both)
+    n_null = 0
+    if not col.nullable:
+        n_null = int(np.count_nonzero(np.isnan(values))) - (bad.n_rows if bad else 0)
+    lowest = float(np.fmin.reduce(values))
+    highest = float(np.fmax.reduce(values))
+    all_missing = lowest != lowest
+    clean = all_missing or (math.isfinite(lowest) and math.isfinite(highest))
+    if not clean:  # +-inf somewhere: a wrong type, never scored as a number
+        infinite = np.isinf(values)
+        first = int(np.argmax(infinite))
+        problems.append(
+            Violation(
+                col.name,
+                "wrong_type",
+                "a finite number",
+                int(np.count_nonzero(infinite)),
+                str(values[first]),
+            )
+        )
+    if not all_missing and (lowest < lo or highest > hi):
+        # NaN compares False, infinities count as out of range too: drop those
+        below = values < lo
+        above = values > hi
+        if not clean:
+            below &= ~np.isinf(values)
+            above &= ~np.isinf(values)
+        outside = below | above
+        n_out = int(np.count_nonzero(outside))
+        if n_out:
+            problems.append(
+                Violation(
+                    col.name,
+                    "out_of_range",
+                    f"a value in [{lo:g}, {hi:g}] (the training range)",
+                    n_out,
+                    float(values[int(np.argmax(outside))]),
+                )
+            )
+    if n_null:
+        problems.append(Violation(col.name, "null", "a value (not nullable)", n_null))
 
 
 def _value_set(col: ColumnSchema) -> pa.Array:

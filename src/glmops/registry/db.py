@@ -26,7 +26,7 @@ __all__ = ["SCHEMA_HEAD", "current_revision", "make_engine", "upgrade", "with_re
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 VERSION_TABLE = "glmops_schema_version"
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AliasRow", "Base", "EventRow", "ModelRow", "PredictionRow", "VersionRow"]
+__all__ = ["AliasRow", "Base", "EventRow", "ModelRow", "VersionRow"]
 
 NAME_LENGTH = 64
 DIGEST_LENGTH = 64
@@ -110,27 +109,3 @@ class EventRow(Base):
     before: Mapped[dict[str, Any]] = mapped_column(default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reason: Mapped[str] = mapped_column(Text, default="")
-
-
-class PredictionRow(Base):
-    """One logged prediction: the inputs (PII hashed or dropped), outputs and latency.
-
-    ``route`` is ``champion``, ``canary`` or ``shadow`` (a shadow row shares
-    the request id of the answer it shadowed).
-    """
-
-    __tablename__ = "prediction_log"
-    __table_args__ = (Index("ix_prediction_log_model_time", "model", "time"),)
-
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
-    request_id: Mapped[str] = mapped_column(String(64), index=True)
-    time: Mapped[dt.datetime] = mapped_column()
-    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
-    version: Mapped[int] = mapped_column(Integer)
-    route: Mapped[str] = mapped_column(String(16))
-    entity_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    inputs: Mapped[dict[str, Any]] = mapped_column()
-    outputs: Mapped[dict[str, Any]] = mapped_column()
-    latency_ms: Mapped[float] = mapped_column(Float)

@@ -37,6 +37,7 @@ from glmops.serving.inference import (
     Policy,
     Refusal,
     Rows,
+    Scored,
     answer,
     parse_arrow,
     parse_payload,
@@ -79,12 +80,12 @@ class ServingState:
         self.host = ModelHost(
             registry, self.metrics, names=config.models, interval_s=config.reload_interval_s
         )
+        self.entity_keys = {name: r.entity_key for name, r in config.routes.items()}
         self.log: PredictionLog | None = (
-            PredictionLog(registry.engine, config.prediction_log, self.metrics)
+            PredictionLog(config.prediction_log, self.metrics, self.entity_keys)
             if config.prediction_log.enabled
             else None
         )
-        self.entity_keys = {name: r.entity_key for name, r in config.routes.items()}
         self._policies: dict[str, Policy] = {}
         self.shadow = ShadowScorer(self.metrics, self.policy_for, self.log_rows)
 
@@ -124,22 +125,21 @@ class ServingState:
         rows: Rows,
         request_id: str,
         entity: str | None,
-        outputs: list[Any],
+        scored: Scored,
         latency_ms: float,
     ) -> None:
-        """Queue the request for the prediction log (expanded off the request path)."""
+        """Queue the request for the prediction log (turned into rows off the request path)."""
         if self.log is None:
             return
         self.log.append(
             Entry(
                 request_id,
                 time.time(),
-                slot.name,
-                slot.version,
-                slot.route,
+                slot,
                 entity,
                 rows,
-                outputs,
+                scored.table,
+                scored.decision,
                 latency_ms,
             )
         )
@@ -198,6 +198,13 @@ def create_app(
     """
     if isinstance(config, GlmopsConfig):
         serving = config.serving or ServingConfig(auth="disabled")
+        log = serving.prediction_log
+        if "://" not in log.path:  # relative to the config file, like every path in it
+            serving = serving.model_copy(
+                update={
+                    "prediction_log": log.model_copy(update={"path": str(config.resolve(log.path))})
+                }
+            )
         if registry is None:
             from glmops.config import open_registry
 
@@ -381,7 +388,7 @@ def _routes(app: FastAPI, state: ServingState) -> None:
             metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
         for feature, n in scored.missing.items():
             metrics.child(metrics.missing, name, feature).inc(n)
-        state.log_rows(slot, rows, rid, entity, body["predictions"], elapsed * 1e3)
+        state.log_rows(slot, rows, rid, entity, scored, elapsed * 1e3)
         routes = state.host.routes.get(name)
         if routes is not None and routes.shadow is not None and slot.route != "pinned":
             state.shadow.submit((routes.shadow, rows, rid, entity, scored.decision))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from glmops import _arrow
 from glmops.data.schema import Violation, coerce_table
 from glmops.errors import SchemaValidationError
 
@@ -39,7 +40,8 @@ __all__ = [
 RECORD_PATH_MAX_ROWS = 16
 _REJECTED_ALWAYS = frozenset({"missing_column", "wrong_type", "null"})
 _NUMBER_TYPES = frozenset({float, int})
-_ARROW_TYPE = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
+# built from buffers: pa.array would import pandas where it is installed (glmops._arrow)
+_BUILD = {"numeric": _arrow.floats, "boolean": _arrow.bools, "categorical": _arrow.strings}
 _ALLOWED_TYPES = {
     "numeric": frozenset({float, int, type(None)}),
     "boolean": frozenset({bool, type(None)}),
@@ -99,6 +101,7 @@ class Scored:
     decision: np.ndarray  # (n, K)
     notes: list[Violation] = field(default_factory=list)  # counted, not refused
     missing: dict[str, int] = field(default_factory=dict)  # feature -> imputed nulls
+    table: pa.Table | None = None  # the validated feature table (batch path), for the log
 
 
 def _problem(
@@ -243,7 +246,7 @@ def _arrow_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Tabl
     schema = model.preprocessor.schema
     problems = []
     for name, dtype in zip(table.column_names, table.schema.types, strict=True):
-        if name in schema.names and not _arrow_kind_ok(schema[name].kind, dtype):
+        if name in schema and not _arrow_kind_ok(schema[name].kind, dtype):
             problems.append(
                 _problem(name, "wrong_type", f"a {schema[name].kind} Arrow column", str(dtype))
             )
@@ -384,8 +387,8 @@ def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Tabl
         if not set(map(type, values)) <= _ALLOWED_TYPES[col.kind]:
             return None
         try:
-            arrays[name] = pa.array(values, type=_ARROW_TYPE[col.kind])
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            arrays[name] = _BUILD[col.kind](values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             return None
     return pa.table(arrays)
 
@@ -409,10 +412,11 @@ def _score_batch(model: Any, table: pa.Table, rows: Rows, policy: Policy) -> Sco
     decision = pre.linear_predictor(data, model.coef, model.intercept)
     notes = [v for v in data.violations if v.kind in ("unseen_category", "out_of_range")]
     notes += [v for v in data.violations if v.kind == "unexpected_column"]
-    missing = {name: int(np.isnan(values).sum()) for name, values in data.numeric.items()} | {
-        name: int(values.null_count) for name, values in data.categorical.items()
-    }
-    return Scored(decision, notes, {k: v for k, v in missing.items() if v})
+    missing = {name: int(values.null_count) for name, values in data.categorical.items()}
+    if data.numeric_block is not None and data.numeric_block.size:
+        counts = np.count_nonzero(np.isnan(data.numeric_block), axis=1).tolist()
+        missing |= dict(zip(data.block_names, counts, strict=True))
+    return Scored(decision, notes, {k: v for k, v in missing.items() if v}, table)
 
 
 def _summary(problems: Sequence[Mapping[str, Any]]) -> str:

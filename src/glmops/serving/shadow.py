@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from glmops.serving.inference import Policy, Refusal, Rows, answer, score_rows
+from glmops.serving.inference import Policy, Refusal, Rows, Scored, score_rows
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.routing import Slot
 from glmops.serving.worker import BackgroundWorker
@@ -35,7 +34,7 @@ class ShadowScorer(BackgroundWorker[Job]):
         self,
         metrics: ServingMetrics,
         policy_for: Callable[[str], Policy],
-        log: Callable[[Slot, Rows, str, str | None, list[Any], float], None],
+        log: Callable[[Slot, Rows, str, str | None, Scored, float], None],
         *,
         capacity: int = 1_000,
     ) -> None:
@@ -71,8 +70,7 @@ class ShadowScorer(BackgroundWorker[Job]):
             outcome = "error"
         else:
             latency_ms = (time.perf_counter() - started) * 1e3
-            outputs, _ = answer(slot.model, scored.decision)
-            self.log(slot, rows, request_id, entity, outputs, latency_ms)
+            self.log(slot, rows, request_id, entity, scored, latency_ms)
             outcome = "ok"
         self.done += 1
         self.metrics.child(self.metrics.shadow, slot.name, slot.version_label, outcome).inc()

@@ -53,6 +53,10 @@ class BackgroundWorker(abc.ABC, Generic[T]):
         if wake:
             self._wake.set()
 
+    def _has_work(self) -> bool:
+        """Whether :meth:`drain` has something to do besides the queue (buffers, a flush)."""
+        return False
+
     @abc.abstractmethod
     def drain(self) -> None:
         """Process everything queued (runs in the worker thread)."""
@@ -80,7 +84,7 @@ class BackgroundWorker(abc.ABC, Generic[T]):
         while True:
             self._wake.wait(self._interval_s)
             self._wake.clear()
-            if self._queue:
+            if self._queue or self._has_work():
                 self.drain()
             self._idle.set()
             if self._stop.is_set() and not self._queue:

@@ -1,0 +1,216 @@
+"""The prediction-log writer: entries become Parquet rows off the request path; every row
+is written or counted as dropped, never silently lost, and append never raises."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from tests.unit.registry.conftest import artifacts  # noqa: F401 (fixture)
+
+from glmops.config import PredictionLogConfig, parse_config
+from glmops.logstore import read_prediction_log
+from glmops.model import load_model
+from glmops.serving.inference import Policy, parse_payload, score_rows
+from glmops.serving.metrics import ServingMetrics
+from glmops.serving.predlog import Entry, PredictionLog
+from glmops.serving.routing import Slot
+from glmops.training import train_model
+
+RECORD = {"x": 0.3, "z": -1.2, "city": "paris"}
+
+
+@pytest.fixture(scope="module")
+def churn(artifacts):  # noqa: F811
+    return load_model(artifacts[0])
+
+
+@pytest.fixture(scope="module")
+def price(tmp_path_factory):
+    """A small regression model (numeric and categorical features)."""
+    root = tmp_path_factory.mktemp("price")
+    rng = np.random.default_rng(5)
+    n = 300
+    x = rng.normal(size=n)
+    city = rng.choice(["paris", "lyon"], n)
+    y = 2.0 * x + (city == "paris") + rng.normal(scale=0.1, size=n)
+    spec = parse_config(
+        {
+            "models": {
+                "price": {
+                    "data": {"path": "unused.csv"},
+                    "target": "y",
+                    "task": "regression",
+                    "cv": {"n_folds": 3, "n_alphas": 5, "l1_ratio": [1.0]},
+                }
+            }
+        }
+    ).models["price"]
+    table = pa.table({"x": x, "city": city, "y": y})
+    result = train_model(
+        "price", spec, base_dir=root, output_dir=root / "out", data=table, write_report=False
+    )
+    assert result.artifact_path is not None
+    return load_model(result.artifact_path)
+
+
+def _log(tmp_path: Path, **options) -> tuple[PredictionLog, ServingMetrics]:
+    metrics = ServingMetrics("test")
+    config = PredictionLogConfig(path=str(tmp_path / "log"), flush_interval_s=60, **options)
+    log = PredictionLog(config, metrics, {"churn": "customer"})
+    log.start()
+    return log, metrics
+
+
+def _entry(model, payload, name="churn", route="champion", rid="r1", entity=None) -> Entry:
+    policy = Policy(passthrough=frozenset({"customer"}))
+    rows = parse_payload(payload, policy)
+    scored = score_rows(model, rows, policy)
+    slot = Slot(name, 1, "digest", model, route)
+    return Entry(rid, time.time(), slot, entity, rows, scored.table, scored.decision, 0.25)
+
+
+def _counter(metrics: ServingMetrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels or None)
+    return float(value or 0.0)
+
+
+def test_records_columns_and_shadow_rows_are_written_with_their_outputs(tmp_path, churn):
+    log, metrics = _log(tmp_path)
+    batch = [{**RECORD, "x": i / 10, "customer": f"c{i}"} for i in range(40)]
+    log.append(_entry(churn, {"instances": [RECORD]}, rid="one", entity="hdr"))
+    log.append(_entry(churn, {"instances": batch}, rid="many"))
+    columns = ["x", "z", "city", "customer"]
+    log.append(
+        _entry(churn, {"columns": columns, "data": [[r[c] for c in columns] for r in batch]})
+    )
+    log.append(_entry(churn, {"instances": [RECORD]}, route="shadow", rid="one"))
+    assert log.pending == 1 + 40 + 40 + 1
+    assert log.flush(10)
+    assert log.pending == 0 and log.written == 82
+    table = read_prediction_log(tmp_path / "log", "churn")
+    assert table.num_rows == 82
+    rows = table.to_pylist()
+    assert rows[0]["entity_key"] == "hdr" and rows[0]["request_id"] == "one"
+    # a batch logs each row's own entity key and its index in the request
+    many = [r for r in rows if r["request_id"] == "many"]
+    assert [r["entity_key"] for r in many] == [f"c{i}" for i in range(40)]
+    assert [r["row"] for r in many] == list(range(40))
+    assert [r["input.x"] for r in many] == pytest.approx([i / 10 for i in range(40)])
+    # the record path and the batch path log the same values
+    columnar = [r for r in rows if r["request_id"] == "r1"]
+    for key in ("input.x", "input.z", "input.city", "proba.yes", "label", "entity_key"):
+        assert [r[key] for r in columnar] == pytest.approx([r[key] for r in many])
+    expected = churn.predict_proba(pa.Table.from_pylist(batch).drop_columns(["customer"]))[:, 1]
+    np.testing.assert_allclose([r["proba.yes"] for r in many], expected, rtol=1e-12)
+    assert [r["proba.no"] + r["proba.yes"] for r in many] == pytest.approx([1.0] * 40)
+    assert rows[-1]["route"] == "shadow" and rows[-1]["request_id"] == "one"
+    assert _counter(metrics, "glmops_prediction_log_written_total") == 82
+    log.close()
+
+
+def test_a_regression_logs_its_value(tmp_path, price):
+    log, _ = _log(tmp_path)
+    log.append(_entry(price, {"instances": [{"x": 1.0, "city": "lyon"}]}, name="price"))
+    assert log.flush(10)
+    (row,) = read_prediction_log(tmp_path / "log", "price").to_pylist()
+    assert row["prediction"] == pytest.approx(price.predict({"x": 1.0, "city": "lyon"})[0])
+    assert row["input.city"] == "lyon" and "label" not in row
+    log.close()
+
+
+def test_pii_fields_are_hashed_or_dropped_entity_keys_too(tmp_path, churn, monkeypatch):
+    monkeypatch.setenv("GLMOPS_LOG_HASH_KEY", "k1")
+    log, _ = _log(tmp_path, hash_fields=["city", "customer"], drop_fields=["z"])
+    batch = [{**RECORD, "customer": f"c{i}"} for i in range(20)]
+    log.append(_entry(churn, {"instances": batch}))
+    assert log.flush(10)
+    rows = read_prediction_log(tmp_path / "log", "churn").to_pylist()
+    assert "input.z" not in rows[0]
+    assert rows[0]["input.city"].startswith("hmac:") and "paris" not in rows[0]["input.city"]
+    keys = [r["entity_key"] for r in rows]
+    assert all(k.startswith("hmac:") for k in keys) and len(set(keys)) == 20
+    log.close()
+    # the same key gives the same hashes after a restart: joinable
+    again, _ = _log(tmp_path / "again", hash_fields=["city"])
+    again.append(_entry(churn, {"instances": [RECORD]}))
+    assert again.flush(10)
+    row = read_prediction_log(tmp_path / "again" / "log", "churn").to_pylist()[0]
+    assert row["input.city"] == rows[0]["input.city"]
+    again.close()
+
+
+def test_a_full_queue_drops_and_counts_and_never_blocks(tmp_path, churn):
+    log, metrics = _log(tmp_path, queue_size=30, rows_per_file=30)
+    log.append(_entry(churn, {"instances": [RECORD] * 25}))
+    log.append(_entry(churn, {"instances": [RECORD] * 10}))  # 35 > 30: dropped whole
+    log.append(_entry(churn, {"instances": [RECORD] * 5}))
+    assert log.dropped == 10
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="queue_full") == 10
+    assert log.flush(10)
+    assert read_prediction_log(tmp_path / "log", "churn").num_rows == 30
+    log.close()
+
+
+def test_a_store_that_fails_is_counted_and_the_writer_keeps_going(tmp_path, churn):
+    blocker = tmp_path / "log"
+    blocker.write_text("a file where the log's directory should be")
+    log, metrics = _log(tmp_path)
+    log.append(_entry(churn, {"instances": [RECORD] * 3}))
+    assert log.flush(10)
+    assert log.dropped == 3 and log.written == 0 and log.pending == 0
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="write_failed") == 3
+    blocker.unlink()  # the store comes back: later rows are written
+    log.append(_entry(churn, {"instances": [RECORD] * 2}))
+    assert log.flush(10) and log.written == 2
+    log.close()
+
+
+def test_an_entry_that_cannot_be_logged_is_counted(tmp_path, churn):
+    log, metrics = _log(tmp_path)
+    good = _entry(churn, {"instances": [RECORD]})
+    broken = Entry(
+        "bad", time.time(), good.slot, None, good.rows, None, np.zeros((3, 1)), 0.1
+    )  # three decision rows for one input row
+    log.append(broken)
+    assert log.flush(10)
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="unloggable") == 1
+    log.append(good)
+    assert log.flush(10) and log.written == 1
+    log.close()
+
+
+def test_rows_reach_a_file_by_interval_or_size_without_a_flush(tmp_path, churn):
+    metrics = ServingMetrics("test")
+    config = PredictionLogConfig(path=str(tmp_path / "log"), flush_interval_s=0.1)
+    log = PredictionLog(config, metrics)
+    log.start()
+    log.append(_entry(churn, {"instances": [RECORD]}))
+    deadline = time.monotonic() + 10
+    while log.written < 1:
+        assert time.monotonic() < deadline, "the interval did not write the file"
+        time.sleep(0.02)
+    log.close()
+    sized = PredictionLog(
+        PredictionLogConfig(path=str(tmp_path / "sized"), flush_interval_s=3600, rows_per_file=50),
+        metrics,
+    )
+    sized.start()
+    for _ in range(30):
+        sized.append(_entry(churn, {"instances": [RECORD] * 2}))
+    sized._wake.set()
+    deadline = time.monotonic() + 10
+    while sized.written < 50:
+        assert time.monotonic() < deadline, "rows_per_file did not write the file"
+        sized._wake.set()
+        time.sleep(0.02)
+    sized.close()
+    assert read_prediction_log(tmp_path / "sized", "churn").num_rows == 60
+
+
+def test_rows_per_file_must_fit_the_queue():
+    with pytest.raises(ValueError, match="rows_per_file"):
+        PredictionLogConfig(queue_size=10, rows_per_file=20)
