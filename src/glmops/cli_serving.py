@@ -158,7 +158,7 @@ def serve(
         if path is not None:
             cfg = load_config(path)
             registry = open_registry(cfg)
-            base = cfg.serving.model_dump() if cfg.serving else {"auth": "disabled"}
+            base = cfg.serving_config().model_dump()
         else:
             registry = Registry()
             base = {"auth": "disabled"} if no_auth else {}

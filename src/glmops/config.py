@@ -272,6 +272,16 @@ class GlmopsConfig(_Strict):
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else (self._base_dir / candidate).resolve()
 
+    def serving_config(self) -> ServingConfig:
+        """Return the ``serving`` section (defaults with ``auth: disabled`` when absent),
+        its prediction-log path resolved against :attr:`base_dir` like every path here."""
+        serving = self.serving or ServingConfig(auth="disabled")
+        log = serving.prediction_log
+        if "://" in log.path:
+            return serving
+        resolved = log.model_copy(update={"path": str(self.resolve(log.path))})
+        return serving.model_copy(update={"prediction_log": resolved})
+
     @field_validator("models")
     @classmethod
     def _names(cls, value: dict[str, ModelConfig]) -> dict[str, ModelConfig]:

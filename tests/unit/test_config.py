@@ -224,6 +224,26 @@ def test_load_config_resolves_relative_paths_against_its_directory(tmp_path: Pat
     assert cfg.models["churn"].data.path == "data/churn.csv"  # kept as written
 
 
+def test_the_prediction_log_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    serving = {"auth": "disabled", "prediction_log": {"path": "logs/predictions"}}
+    cfg = load_config(_write(tmp_path / "proj" / "glmops.yaml", {**_raw(), "serving": serving}))
+    log = cfg.serving_config().prediction_log
+    assert log.path == str((tmp_path / "proj" / "logs" / "predictions").resolve())
+    remote = {**serving, "prediction_log": {"path": "s3://bucket/log"}}
+    cfg = load_config(_write(tmp_path / "other" / "glmops.yaml", {**_raw(), "serving": remote}))
+    assert cfg.serving_config().prediction_log.path == "s3://bucket/log"
+    # no serving section: defaults, auth off (local use), the log beside the config
+    cfg = load_config(_write(tmp_path / "bare" / "glmops.yaml", _raw()))
+    assert cfg.serving_config().auth == "disabled"
+    assert cfg.serving_config().prediction_log.path.startswith(str((tmp_path / "bare").resolve()))
+
+
+def test_a_file_larger_than_the_log_queue_is_refused() -> None:
+    serving = {"auth": "disabled", "prediction_log": {"queue_size": 100, "rows_per_file": 1000}}
+    error = _error({**_raw(), "serving": serving})
+    assert "serving.prediction_log" in str(error) and "rows_per_file" in str(error)
+
+
 def test_unparseable_yaml_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "glmops.yaml"
     path.write_text(
