@@ -86,8 +86,10 @@ class LogFiles:
         A directory or an fsspec URL.
     storage_options : dict, optional
         Passed to the fsspec file system (``endpoint_url``, ``anon``, ...).
-    compression : str, default="zstd"
-        Parquet codec.
+    compression : str, default="snappy"
+        Parquet codec. Dictionary encoding is used for text columns only: on
+        unique floats it costs more than the rest of the write (measured: 28k
+        rows x 31 columns, 190 -> 44 ms with snappy).
     """
 
     def __init__(
@@ -95,15 +97,27 @@ class LogFiles:
         root: str,
         storage_options: dict[str, Any] | None = None,
         *,
-        compression: str = "zstd",
+        compression: str = "snappy",
     ) -> None:
         self.root = root
         self.fs, self.path, self.local = _filesystem(root, storage_options)
         host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:48] or "host"
         self.writer = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.compression = compression
+        # imported now, not at the first write: an import holds the GIL for tens of ms,
+        # and a serving process would stall its requests for that long
+        import pyarrow.parquet  # noqa: F401
+
         self._seq = 0
         self._lock = threading.Lock()
+
+    def _options(self, table: pa.Table) -> dict[str, Any]:
+        text = [
+            f.name
+            for f in table.schema
+            if pa.types.is_string(f.type) and f.name not in ("request_id", "time")
+        ]
+        return {"compression": self.compression, "use_dictionary": text}
 
     def write(self, name: str, version: int, table: pa.Table) -> list[str]:
         """Write ``table`` (the module's columns) as one file per UTC day it spans.
@@ -130,11 +144,11 @@ class LogFiles:
             self.fs.makedirs(directory, exist_ok=True)
             if self.local:
                 temporary = f"{directory}/.{self.writer}-{seq:06d}.tmp"
-                pq.write_table(part, temporary, compression=self.compression)
+                pq.write_table(part, temporary, **self._options(part))
                 os.replace(temporary, final)
             else:  # an object store puts the object whole on close
                 with self.fs.open(final, "wb") as handle:
-                    pq.write_table(part, handle, compression=self.compression)
+                    pq.write_table(part, handle, **self._options(part))
             written.append(final)
         return written
 
