@@ -526,3 +526,32 @@ def test_a_score_that_overflows_is_refused_by_row(registry, make_server):
             assert err["field"] == f"instances[{len(instances) - 1}]"
             assert err["kind"] == "out_of_range"
         assert c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).status_code == 200
+
+
+def test_a_fault_of_ours_is_a_500_naming_the_request_and_the_service_goes_on(
+    registry, make_server, monkeypatch
+):
+    srv = make_server(registry)
+    import glmops.serving.app as serving_app
+
+    real = serving_app.score_rows
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in scoring")
+
+    with srv.client() as c:
+        monkeypatch.setattr(serving_app, "score_rows", broken)  # a fault no request can cause
+        r = c.post(
+            "/v1/models/churn/predict",
+            json={"instances": [RECORD]},
+            headers={"x-request-id": "r-9"},
+        )
+        assert r.status_code == 500 and r.json() == {"error": "RuntimeError", "request_id": "r-9"}
+        assert r.headers["x-request-id"] == "r-9"
+        r = c.post("/v1/models/churn/versions/1/predict", json={"instances": [RECORD]})
+        assert r.status_code == 500 and r.json()["request_id"] == r.headers["x-request-id"]
+        monkeypatch.setattr(serving_app, "score_rows", real)
+        assert c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).status_code == 200
+        # the scoring paths answer other methods as FastAPI does
+        assert c.get("/v1/models/churn/predict").status_code == 405
+        assert c.post("/v1/models/churn/predict/extra", json={}).status_code == 404

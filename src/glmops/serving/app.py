@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import inspect
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -56,6 +57,55 @@ UNKNOWN = "(unknown)"  # metric label of a model name that is not served
 OTHER = "(other)"  # metric label of a field that is not a feature
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _JSON = "application/json"
+
+
+_SCORING_PATH = re.compile(r"^/v1/models/([^/]+)/(?:(predict|explain)|versions/([^/]+)/predict)$")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _ServingApp(FastAPI):
+    """FastAPI, with the scoring routes (POST) dispatched ahead of its router and
+    middleware stack: ~15% of a single-row request's time went there (py-spy, 16
+    connections). Everything else, errors included, behaves as a FastAPI route."""
+
+    scoring: dict[str, Handler]
+    on_error: Callable[[Request, Exception], Awaitable[Response]] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.on_error is not None:
+            path = scope["path"]
+            root = scope.get("root_path") or ""
+            if root and path.startswith(root):
+                path = path[len(root) :]
+            found = _SCORING_PATH.match(path)
+            if found is not None:
+                name, action, version = found.groups()
+                scope["app"] = self
+                scope["path_params"] = (
+                    {"name": name}
+                    if version is None
+                    else {
+                        "name": name,
+                        "version": version,
+                    }
+                )
+                request = Request(scope, receive)
+                try:
+                    response = await self.scoring[action or "version"](request)
+                except Exception as exc:  # the answer the app's exception handlers give
+                    handler = next(
+                        (
+                            self.exception_handlers[cls]
+                            for cls in type(exc).__mro__
+                            if cls in self.exception_handlers
+                        ),
+                        self.on_error,
+                    )
+                    answered = handler(request, exc)
+                    response = await answered if inspect.isawaitable(answered) else answered
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 class ServingState:
@@ -227,7 +277,7 @@ def create_app(
         finally:
             state.stop()
 
-    app = FastAPI(
+    app = _ServingApp(
         title="glmops serving",
         version=_package_version(),
         lifespan=lifespan,
@@ -444,6 +494,8 @@ def _routes(app: FastAPI, state: ServingState) -> None:
 
         return await predict_with(request, name, pick, False)
 
+    if isinstance(app, _ServingApp):
+        app.scoring = {"predict": predict, "explain": explain, "version": predict_version}
     app.add_route("/v1/models/{name}/predict", predict, methods=["POST"], include_in_schema=False)
     app.add_route("/v1/models/{name}/explain", explain, methods=["POST"], include_in_schema=False)
     app.add_route(
@@ -522,6 +574,9 @@ def _routes(app: FastAPI, state: ServingState) -> None:
         logger.exception("unexpected error (request %s)", rid)
         status = 503 if isinstance(exc, GlmopsError) else 500
         return _json(status, {"error": f"{type(exc).__name__}", "request_id": rid}, rid)
+
+    if isinstance(app, _ServingApp):
+        app.on_error = unexpected
 
 
 def _count_refusal(

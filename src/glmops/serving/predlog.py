@@ -47,6 +47,8 @@ _RETRIES = 3
 # queued rows that wake the writer, and the most it converts while holding the GIL
 # (~0.7 ms for 256 single-row requests of 30 features): a request waits at most that long
 _CONVERT_ROWS = 256
+_BLOCK_ROWS = 1024  # record-path rows per accumulated block
+_COLLECT_S = 0.5  # a block younger than this waits for more rows
 _ARROW_TYPE = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -67,22 +69,91 @@ class Entry:
 
 @dataclass(frozen=True)
 class _Queued:
-    """What the queue keeps of an entry: a batch keeps its validated Arrow table (and its
-    rows' entity keys), never the parsed JSON, so a backlog stays small."""
+    """What the queue keeps of a batch: its validated Arrow table (and its rows' entity
+    keys), never the parsed JSON, so a backlog stays small."""
 
     request_id: str
     time: float
     slot: Slot
     entity_key: str | None
     n: int
-    values: list[tuple[Any, ...]] | None  # record-path rows: the kept features, in order
-    table: pa.Table | None
+    table: pa.Table
     entities: pa.Array | None  # each row's entity key (batches whose rows carry one)
     decision: np.ndarray
     latency_ms: float
 
 
-class PredictionLog(BackgroundWorker[_Queued]):
+class _Accumulated:
+    """Record-path rows of one model version, stored column-wise by the request path.
+
+    A single-row request costs a tuple of its features and a row assignment
+    into a float block (~3 us, 8 bytes a value), so a backlog is compact and
+    the writer only wraps full blocks as Arrow arrays.
+    """
+
+    def __init__(self, slot: Slot, kept: tuple[Any, ...], capacity: int) -> None:
+        self.slot = slot
+        self.kept = kept
+        self.numeric = [j for j, c in enumerate(kept) if c.kind == "numeric"]
+        self.all_numeric = len(self.numeric) == len(kept)
+        self.other = [j for j, c in enumerate(kept) if c.kind != "numeric"]
+        self.block = np.empty((capacity, len(self.numeric)))
+        self.objects: list[list[Any]] = [[] for _ in self.other]
+        n_outputs = 1 if slot.model.task != "multinomial" else len(slot.model.classes)
+        self.decision = np.empty((capacity, n_outputs))
+        self.request_ids: list[str] = []
+        self.rows: list[int] = []
+        self.times: list[float] = []
+        self.routes: list[str] = []
+        self.entities: list[str | None] = []
+        self.latency: list[float] = []
+        self.n = 0
+        self.started = time.monotonic()
+
+    @property
+    def full(self) -> bool:
+        return self.n == len(self.block)
+
+    def add(
+        self,
+        values: tuple[Any, ...],
+        decision: np.ndarray,
+        request_id: str,
+        row: int,
+        when: float,
+        route: str,
+        entity: str | None,
+        latency_ms: float,
+    ) -> None:
+        i = self.n
+        numeric = values if self.all_numeric else tuple(values[j] for j in self.numeric)
+        try:
+            self.block[i] = numeric
+        except TypeError:  # a null (imputed): NaN in the block, null in the file
+            self.block[i] = [np.nan if v is None else v for v in numeric]
+        for column, j in zip(self.objects, self.other, strict=True):
+            column.append(values[j])
+        self.decision[i] = decision
+        self.request_ids.append(request_id)
+        self.rows.append(row)
+        self.times.append(when)
+        self.routes.append(route)
+        self.entities.append(entity)
+        self.latency.append(latency_ms)
+        self.n = i + 1
+
+    def inputs(self) -> list[pa.Array]:
+        """The kept features as Arrow arrays, in ``kept`` order."""
+        out: list[pa.Array | None] = [None] * len(self.kept)
+        for k, j in enumerate(self.numeric):
+            out[j] = _arrow.floats(self.block[: self.n, k])
+        for column, j in zip(self.objects, self.other, strict=True):
+            kind = self.kept[j].kind
+            out[j] = _arrow.bools(column) if kind == "boolean" else _arrow.strings(column)
+        return [a for a in out if a is not None]
+
+
+class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
     """Queue answered requests and write them as Parquet files, off the request path.
 
     Parameters
@@ -123,6 +194,8 @@ class PredictionLog(BackgroundWorker[_Queued]):
         # id(model) -> (model, kept columns, their names): the model is kept so that its
         # id cannot be reused by another while cached
         self._layouts: dict[int, tuple[Any, tuple[Any, ...], tuple[str, ...]]] = {}
+        self._accumulate = threading.Lock()  # the request loop and the shadow thread add rows
+        self._accumulators: dict[tuple[str, int, int], _Accumulated] = {}
         self._flush_asked = 0
         self._flush_done = 0
         self.written = 0
@@ -137,27 +210,63 @@ class PredictionLog(BackgroundWorker[_Queued]):
             full = self._queued + self._buffered + n > self.config.queue_size
             if not full:
                 self._queued += n
+            else:
+                self.dropped += n
         if full:
-            self.dropped += n
             self.metrics.child(self.metrics.log_dropped, "queue_full").inc(n)
             return
         field = self.entity_fields.get(entry.slot.name)
-        batch = entry.table is not None
-        self._put(
-            _Queued(
-                entry.request_id,
-                entry.time,
-                entry.slot,
-                entry.entity_key,
-                n,
-                None if batch else self._row_values(entry),
-                entry.table,
-                _raw_column(entry.rows, field) if field is not None and n > 1 else None,
-                entry.decision,
-                entry.latency_ms,
-            ),
-            wake=self._queued >= _CONVERT_ROWS,
-        )
+        if entry.table is not None:
+            entities = _raw_column(entry.rows, field) if field is not None and n > 1 else None
+            self._put(
+                _Queued(
+                    entry.request_id,
+                    entry.time,
+                    entry.slot,
+                    entry.entity_key,
+                    n,
+                    entry.table,
+                    entities,
+                    entry.decision,
+                    entry.latency_ms,
+                ),
+                wake=self._queued >= _CONVERT_ROWS,
+            )
+            return
+        slot = entry.slot
+        kept, names = self._layout(slot.model)
+        key = (slot.name, slot.version, id(slot.model))
+        request_key = None if entry.entity_key is None else str(entry.entity_key)[:128]
+        records = entry.rows.as_records()
+        with self._accumulate:
+            try:
+                for i, record in enumerate(records):
+                    acc = self._accumulators.get(key)
+                    if acc is None:
+                        acc = self._accumulators[key] = _Accumulated(slot, kept, _BLOCK_ROWS)
+                    entity = request_key
+                    if field is not None and n > 1 and record.get(field) is not None:
+                        entity = str(record[field])[:128]
+                    acc.add(
+                        tuple(map(record.get, names)),
+                        entry.decision[i],
+                        entry.request_id,
+                        i,
+                        entry.time,
+                        slot.route,
+                        entity,
+                        entry.latency_ms,
+                    )
+                    n -= 1
+                    if acc.full:
+                        del self._accumulators[key]
+                        self._put(acc)
+            except Exception as exc:  # never raised into the request: counted instead
+                logger.error("prediction log: cannot log request %s: %s", entry.request_id, exc)
+                self.metrics.child(self.metrics.log_dropped, "unloggable").inc(n)
+                with self._count:
+                    self.dropped += n
+                    self._queued -= n
 
     @property
     def pending(self) -> int:
@@ -181,25 +290,41 @@ class PredictionLog(BackgroundWorker[_Queued]):
     # -- writer thread ---------------------------------------------------------------
 
     def _has_work(self) -> bool:
-        return bool(self._buffers) or self._flush_done < self._flush_asked
+        return (
+            bool(self._buffers) or bool(self._accumulators) or self._flush_done < self._flush_asked
+        )
 
     def drain(self) -> None:
         """Convert queued entries to Arrow, then write the buffers that are due."""
         asked = self._flush_asked
+        self._collect(forced=self._flush_done < asked)
         while self._queue:
             self._convert(self._take(_CONVERT_ROWS))
+            self._write_due(forced=False)  # a queue that never empties still gets its files
             time.sleep(0)  # hand the GIL to a waiting request between two conversions
+        self._write_due(forced=self._flush_done < asked)
+        self.metrics.log_queue.set(self.pending)
+        self._flush_done = max(self._flush_done, asked)
+
+    def _collect(self, *, forced: bool) -> None:
+        """Queue the accumulated record-path rows that waited long enough (all if forced)."""
         now = time.monotonic()
-        forced = self._flush_done < asked
+        with self._accumulate:
+            for key, acc in list(self._accumulators.items()):
+                if forced or now - acc.started >= _COLLECT_S:
+                    del self._accumulators[key]
+                    self._queue.append(acc)
+
+    def _write_due(self, *, forced: bool) -> None:
+        """Write each model version's buffer that is full or old enough (all if forced)."""
+        now = time.monotonic()
         for key, (_tables, rows, oldest) in list(self._buffers.items()):
             due = rows >= self.config.rows_per_file or now - oldest >= self.config.flush_interval_s
             if forced or due:
                 self._write(key)
-        self.metrics.log_queue.set(self.pending)
-        self._flush_done = max(self._flush_done, asked)
 
-    def _take(self, n: int) -> list[_Queued]:
-        out: list[_Queued] = []
+    def _take(self, n: int) -> list[_Queued | _Accumulated]:
+        out: list[_Queued | _Accumulated] = []
         rows = 0
         queue = self._queue
         while queue and rows < n:
@@ -208,9 +333,9 @@ class PredictionLog(BackgroundWorker[_Queued]):
             rows += entry.n
         return out
 
-    def _convert(self, entries: list[_Queued]) -> None:
+    def _convert(self, entries: list[_Queued | _Accumulated]) -> None:
         """Turn entries into one Arrow table per model version, buffered for its file."""
-        groups: dict[tuple[str, int, int], list[_Queued]] = {}
+        groups: dict[tuple[str, int, int], list[_Queued | _Accumulated]] = {}
         for entry in entries:
             slot = entry.slot
             groups.setdefault((slot.name, slot.version, id(slot.model)), []).append(entry)
@@ -218,14 +343,14 @@ class PredictionLog(BackgroundWorker[_Queued]):
         for (name, version, _), group in groups.items():
             n = sum(e.n for e in group)
             try:
-                table = self._table(group)
+                table = self._tables(group)
             except Exception as exc:  # an entry that cannot be logged is counted, not raised
                 logger.error(
                     "prediction log: cannot log %d rows of %s@%s: %s", n, name, version, exc
                 )
-                self.dropped += n
                 self.metrics.child(self.metrics.log_dropped, "unloggable").inc(n)
                 with self._count:
+                    self.dropped += n
                     self._queued -= n
                 continue
             tables, rows, oldest = self._buffers.get((name, version), ([], 0, now))
@@ -244,7 +369,8 @@ class PredictionLog(BackgroundWorker[_Queued]):
             except Exception as exc:  # the store's own failure: retry, then count
                 if attempt == _RETRIES - 1:
                     logger.error("prediction log: dropped %d rows: %s", rows, exc)
-                    self.dropped += rows
+                    with self._count:
+                        self.dropped += rows
                     self.metrics.child(self.metrics.log_dropped, "write_failed").inc(rows)
                     break
                 time.sleep(0.05 * 2**attempt)
@@ -257,8 +383,9 @@ class PredictionLog(BackgroundWorker[_Queued]):
 
     # -- entries -> one table ----------------------------------------------------------
 
-    def _kept(self, model: Any) -> tuple[Any, ...]:
-        """The manifest columns a model's log keeps (all but ``drop_fields``), cached."""
+    def _layout(self, model: Any) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The manifest columns a model's log keeps (all but ``drop_fields``) and their
+        names, cached."""
         found = self._layouts.get(id(model))
         if found is None or found[0] is not model:
             if len(self._layouts) > 64:
@@ -266,14 +393,51 @@ class PredictionLog(BackgroundWorker[_Queued]):
             columns = model.preprocessor.schema.columns
             kept = tuple(c for c in columns if c.name not in self._drop_fields)
             found = self._layouts[id(model)] = (model, kept, tuple(c.name for c in kept))
-        return found[1]
+        return found[1], found[2]
 
-    def _row_values(self, entry: Entry) -> list[tuple[Any, ...]]:
-        """The record-path rows as tuples of the kept features (C-level lookups: ~1 us a
-        row on the request path, so the writer never walks dicts holding the GIL)."""
-        self._kept(entry.slot.model)
-        names = self._layouts[id(entry.slot.model)][2]
-        return [tuple(map(record.get, names)) for record in entry.rows.as_records()]
+    def _tables(self, items: Sequence[_Queued | _Accumulated]) -> pa.Table:
+        """Return the log table of queued items of one model version."""
+        tables = []
+        batches: list[_Queued] = []
+        for item in items:
+            if isinstance(item, _Accumulated):
+                if batches:
+                    tables.append(self._table(batches))
+                    batches = []
+                tables.append(self._accumulated_table(item))
+            else:
+                batches.append(item)
+        if batches:
+            tables.append(self._table(batches))
+        return (
+            tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
+        )
+
+    def _accumulated_table(self, acc: _Accumulated) -> pa.Table:
+        slot = acc.slot
+        n = acc.n
+        field = self.entity_fields.get(slot.name)
+        columns: dict[str, pa.Array | pa.ChunkedArray] = {
+            "request_id": _arrow.strings(acc.request_ids),
+            "row": _arrow.int32s(np.array(acc.rows)),
+            "time": _arrow.timestamps_us(np.array(acc.times) * 1e6),
+            "model": _arrow.repeat_string(slot.name, n),
+            "version": _arrow.int32s(np.full(n, slot.version)),
+            "route": _arrow.strings(acc.routes),
+            "entity_key": self._scrub_keys(field, _arrow.strings(acc.entities)),
+            "latency_ms": _arrow.floats(acc.latency),
+        }
+        for col, values in zip(acc.kept, acc.inputs(), strict=True):
+            columns[INPUT_PREFIX + col.name] = self._scrub(col.name, values)
+        columns |= _outputs(slot.model, acc.decision[:n])
+        return pa.table(columns)
+
+    def _scrub(self, name: str, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        if name in self._hash_fields:
+            return _arrow.strings(self._hashes(values.to_pylist()))
+        return values
 
     def _table(self, entries: Sequence[_Queued]) -> pa.Table:
         """Return the log table of entries of one model version (see glmops.logstore)."""
@@ -300,42 +464,12 @@ class PredictionLog(BackgroundWorker[_Queued]):
             "entity_key": self._entity_keys(entries, spread),
             "latency_ms": spread(_arrow.floats([e.latency_ms for e in entries])),
         }
-        kept = self._kept(model)
-        chunks: dict[str, list[pa.Array]] = {c.name: [] for c in kept}
-        values: list[tuple[Any, ...]] = []  # consecutive record-path rows, built at once
-
-        def add_values() -> None:
-            for col, array in zip(kept, _columns_of(values, kept), strict=True):
-                chunks[col.name].append(array)
-            values.clear()
-
-        for entry in entries:
-            if entry.table is None:
-                assert entry.values is not None
-                values.extend(entry.values)
-                continue
-            if values:
-                add_values()
-            for col in kept:
-                chunks[col.name].append(_column(entry.table, col.name, _ARROW_TYPE[col.kind]))
-        if values:
-            add_values()
+        kept, _ = self._layout(model)
         for col in kept:
-            column = pa.chunked_array(chunks[col.name], type=_ARROW_TYPE[col.kind])
-            if col.name in self._hash_fields:
-                column = _arrow.strings(self._hashes(column.to_pylist()))
-            columns[INPUT_PREFIX + col.name] = column
-        decision = np.concatenate([e.decision for e in entries])
-        if model.task == "regression":
-            columns["prediction"] = _arrow.floats(decision[:, 0])
-        else:
-            proba = model.proba_from_decision(
-                decision[:, 0] if model.task == "binary" else decision
-            )
-            labels = model.labels_from_proba(proba)
-            columns["label"] = _arrow.strings(labels.tolist())
-            for k, label in enumerate(model.classes):
-                columns[f"{PROBA_PREFIX}{label}"] = _arrow.floats(proba[:, k])
+            chunks = [_column(e.table, col.name, _ARROW_TYPE[col.kind]) for e in entries]
+            column = pa.chunked_array(chunks, type=_ARROW_TYPE[col.kind])
+            columns[INPUT_PREFIX + col.name] = self._scrub(col.name, column)
+        columns |= _outputs(model, np.concatenate([e.decision for e in entries]))
         return pa.table(columns)
 
     def _entity_keys(self, entries: Sequence[_Queued], spread: Any) -> pa.Array:
@@ -408,24 +542,12 @@ def _column(table: pa.Table, name: str, dtype: pa.DataType) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
-def _columns_of(rows: list[tuple[Any, ...]], kept: Sequence[Any]) -> list[pa.Array]:
-    """Return the columns of record-path rows (tuples in ``kept`` order) as Arrow arrays.
-
-    A model of numeric features only is one numpy conversion of the whole
-    list (None becomes NaN, logged as null); otherwise one object array,
-    sliced per column.
-    """
-    if all(col.kind == "numeric" for col in kept):
-        block = np.array(rows, dtype=np.float64).reshape(len(rows), len(kept))
-        return [_arrow.floats(block[:, j]) for j in range(len(kept))]
-    table = np.array(rows, dtype=object).reshape(len(rows), len(kept))
-    out = []
-    for j, col in enumerate(kept):
-        values = table[:, j].tolist()
-        if col.kind == "numeric":
-            out.append(_arrow.floats(values))
-        elif col.kind == "boolean":
-            out.append(_arrow.bools(values))
-        else:
-            out.append(_arrow.strings(values))
+def _outputs(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
+    """The logged outputs of decision values: the value, or label + class probabilities."""
+    if model.task == "regression":
+        return {"prediction": _arrow.floats(decision[:, 0])}
+    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
+    out = {"label": _arrow.strings(model.labels_from_proba(proba).tolist())}
+    for k, label in enumerate(model.classes):
+        out[f"{PROBA_PREFIX}{label}"] = _arrow.floats(proba[:, k])
     return out

@@ -93,8 +93,9 @@ def test_records_columns_and_shadow_rows_are_written_with_their_outputs(tmp_path
     assert log.pending == 0 and log.written == 82
     table = read_prediction_log(tmp_path / "log", "churn")
     assert table.num_rows == 82
-    rows = table.to_pylist()
-    assert rows[0]["entity_key"] == "hdr" and rows[0]["request_id"] == "one"
+    rows = table.to_pylist()  # in no particular order: select by request id and route
+    (single,) = [r for r in rows if r["request_id"] == "one" and r["route"] == "champion"]
+    assert single["entity_key"] == "hdr" and single["row"] == 0
     # a batch logs each row's own entity key and its index in the request
     many = [r for r in rows if r["request_id"] == "many"]
     assert [r["entity_key"] for r in many] == [f"c{i}" for i in range(40)]
@@ -107,7 +108,8 @@ def test_records_columns_and_shadow_rows_are_written_with_their_outputs(tmp_path
     expected = churn.predict_proba(pa.Table.from_pylist(batch).drop_columns(["customer"]))[:, 1]
     np.testing.assert_allclose([r["proba.yes"] for r in many], expected, rtol=1e-12)
     assert [r["proba.no"] + r["proba.yes"] for r in many] == pytest.approx([1.0] * 40)
-    assert rows[-1]["route"] == "shadow" and rows[-1]["request_id"] == "one"
+    (shadow,) = [r for r in rows if r["route"] == "shadow"]
+    assert shadow["request_id"] == "one" and shadow["proba.yes"] == single["proba.yes"]
     assert _counter(metrics, "glmops_prediction_log_written_total") == 82
     log.close()
 
@@ -172,12 +174,17 @@ def test_a_store_that_fails_is_counted_and_the_writer_keeps_going(tmp_path, chur
 def test_an_entry_that_cannot_be_logged_is_counted(tmp_path, churn):
     log, metrics = _log(tmp_path)
     good = _entry(churn, {"instances": [RECORD]})
-    broken = Entry(
-        "bad", time.time(), good.slot, None, good.rows, None, np.zeros((3, 1)), 0.1
-    )  # three decision rows for one input row
-    log.append(broken)
+    batch = _entry(churn, {"instances": [RECORD] * 20})
+    assert batch.table is not None
+    wrong = Entry(
+        "bad", time.time(), good.slot, None, batch.rows, batch.table, np.zeros((3, 1)), 0.1
+    )
+    log.append(wrong)  # three decision rows for twenty input rows
+    short = Entry("short", time.time(), good.slot, None, good.rows, None, np.zeros((0, 1)), 0.1)
+    log.append(short)  # no decision at all for a record-path row
     assert log.flush(10)
-    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="unloggable") == 1
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="unloggable") == 21
+    assert log.dropped == 21 and log.pending == 0
     log.append(good)
     assert log.flush(10) and log.written == 1
     log.close()
