@@ -15,6 +15,7 @@ Nothing here knows about HTTP: problems are raised as :class:`Refusal`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,12 +71,27 @@ class Policy:
 
 @dataclass
 class Rows:
-    """A parsed payload: records, columns of equal length, or an Arrow table."""
+    """A parsed payload: records, columnar rows (``names`` + ``data``), or an Arrow table."""
 
     n: int
     records: list[Mapping[str, Any]] | None = None
-    columns: dict[str, list[Any]] | None = None
+    names: list[str] | None = None
+    data: list[list[Any]] | None = None
     table: pa.Table | None = None
+    _columns: dict[str, list[Any]] | None = None
+
+    @property
+    def is_columnar(self) -> bool:
+        """Whether the payload came as ``columns`` + ``data``."""
+        return self.data is not None
+
+    def column_lists(self) -> dict[str, list[Any]]:
+        """Return a columnar payload's values by column (transposed once, on demand)."""
+        if self._columns is None:
+            assert self.names is not None and self.data is not None
+            transposed = zip(*self.data, strict=True)
+            self._columns = {c: list(v) for c, v in zip(self.names, transposed, strict=True)}
+        return self._columns
 
     def record(self, i: int) -> Mapping[str, Any]:
         """Return row ``i`` as a mapping (columnar and Arrow payloads build it)."""
@@ -84,8 +100,8 @@ class Rows:
         if self.table is not None:  # off the request path (log, shadow, errors): built once
             self.records = self.table.to_pylist()
             return self.records[i]
-        assert self.columns is not None
-        return {name: values[i] for name, values in self.columns.items()}
+        assert self.names is not None and self.data is not None
+        return dict(zip(self.names, self.data[i], strict=True))
 
     def as_records(self) -> list[Mapping[str, Any]]:
         """Return every row as a mapping."""
@@ -190,8 +206,7 @@ def parse_payload(payload: Any, policy: Policy) -> Rows:
             f"{len(bad)} row(s) of 'data' do not have {width} values.",
             [_problem(f"data[{i}]", "wrong_type", f"a list of {width} values") for i in bad[:20]],
         )
-    transposed = list(zip(*data, strict=True))
-    return Rows(len(data), columns={c: list(v) for c, v in zip(columns, transposed, strict=True)})
+    return Rows(len(data), names=columns, data=data)
 
 
 ARROW_TYPES = ("application/vnd.apache.arrow.stream", "application/vnd.apache.arrow.file")
@@ -295,7 +310,7 @@ def score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
 def _score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
     if rows.table is not None:
         return _score_batch(model, _arrow_table(model, rows, policy.passthrough), rows, policy)
-    if rows.n > RECORD_PATH_MAX_ROWS or rows.columns is not None:
+    if rows.n > RECORD_PATH_MAX_ROWS or rows.is_columnar:
         table = _batch_table(model, rows, policy.passthrough)
         if table is not None:
             return _score_batch(model, table, rows, policy)
@@ -367,14 +382,18 @@ def _known_fields(pre: Any, passthrough: frozenset[str]) -> frozenset[str]:
 def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Table | None:
     """Return the rows as an Arrow table of the manifest's types, or None to take the
     record path (a value of another JSON type somewhere: reported per row there)."""
-    columns = rows.columns
+    schema = model.preprocessor.schema
+    if rows.is_columnar:
+        fast = _numeric_matrix_table(rows, schema, passthrough)
+        if fast is not None:
+            return fast
+    columns = rows.column_lists() if rows.is_columnar else None
     if columns is None:
         assert rows.records is not None
         first = rows.records[0].keys()
         if any(r.keys() != first for r in rows.records):
             return None  # ragged records: a field is missing somewhere
         columns = {name: [r[name] for r in rows.records] for name in first}
-    schema = model.preprocessor.schema
     arrays: dict[str, pa.Array] = {}
     for name, values in columns.items():
         if name in passthrough:
@@ -391,6 +410,24 @@ def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Tabl
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             return None
     return pa.table(arrays)
+
+
+def _numeric_matrix_table(rows: Rows, schema: Any, passthrough: frozenset[str]) -> pa.Table | None:
+    """Return a columnar payload of numeric features only as a table, converted in one
+    pass over all values (one type check, one numpy conversion); None to take the
+    per-column path (another kind of column, or a value of another JSON type)."""
+    assert rows.names is not None and rows.data is not None
+    names = rows.names
+    if any(c not in schema or schema[c].kind != "numeric" or c in passthrough for c in names):
+        return None
+    flat = list(itertools.chain.from_iterable(rows.data))
+    if not set(map(type, flat)) <= _ALLOWED_TYPES["numeric"]:
+        return None
+    try:
+        matrix = np.array(flat, dtype=np.float64).reshape(rows.n, len(names))
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return pa.table({c: _arrow.floats(matrix[:, j]) for j, c in enumerate(names)})
 
 
 def _score_batch(model: Any, table: pa.Table, rows: Rows, policy: Policy) -> Scored:

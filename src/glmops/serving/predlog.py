@@ -515,8 +515,8 @@ def _raw_column(rows: Any, field: str) -> pa.Array | None:
             return None
         column = rows.table.column(field)
         return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if rows.columns is not None:
-        values = rows.columns.get(field)
+    if rows.is_columnar:
+        values = rows.column_lists().get(field)
         if values is None or all(v is None for v in values):
             return None
         return _arrow.strings(values)
