@@ -31,6 +31,7 @@ bench: $(STAMP)
 
 # glmops serve vs MLflow, BentoML and MLServer (peer venvs under bench/, created once)
 bench-serving: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	PYTHON=$(PYTHON) bash bench/setup_peers.sh
 	$(PY) bench/serving.py --out bench/results/serving.json
 
