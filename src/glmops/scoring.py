@@ -134,9 +134,13 @@ def _score_chunk(
         clean = coerce_table(table.filter(good), pre.schema)
         decision = np.full((table.num_rows, model.coef.shape[0]), np.nan)
         if clean.n_rows:
-            decision[~bad] = pre.linear_predictor(clean, model.coef, model.intercept)
+            with np.errstate(over="ignore", invalid="ignore"):
+                decision[~bad] = pre.linear_predictor(clean, model.coef, model.intercept)
     else:
-        decision = pre.linear_predictor(data, model.coef, model.intercept)
+        bad = np.zeros(table.num_rows, dtype=bool)
+        with np.errstate(over="ignore", invalid="ignore"):
+            decision = pre.linear_predictor(data, model.coef, model.intercept)
+    errors = _overflowed(decision, bad, errors, on_error, summary, batch.num_rows)
     columns = {name: table.column(name) for name in keep}
     predicted = _output_columns(model, decision)
     if errors is not None:
@@ -146,6 +150,43 @@ def _score_chunk(
         predicted["_error"] = pa.array(errors or [None] * table.num_rows, pa.string())
     columns.update(predicted)
     return pa.table(columns)
+
+
+def _overflowed(
+    decision: np.ndarray,
+    bad: np.ndarray,
+    errors: list[str | None] | None,
+    on_error: str,
+    summary: ScoreSummary,
+    n_rows: int,
+) -> list[str | None] | None:
+    """Refuse rows whose linear score is not finite: finite inputs far outside the
+    training range (1e308 times a coefficient). Never written as inf or NaN."""
+    overflow = ~np.isfinite(decision).all(axis=1) & ~bad
+    if not overflow.any():
+        return errors
+    rows = np.flatnonzero(overflow)
+    reason = "score: out of range (the linear score overflows: values far outside training)"
+    if on_error == "fail":
+        first = summary.rows + int(rows[0])
+        raise SchemaValidationError(
+            f"{len(rows)} row(s) of {summary.input} cannot be scored, the first at row "
+            f"{first}: their linear score overflows (values far outside the training range).",
+            violations=[
+                {
+                    "column": "(row)",
+                    "kind": "out_of_range",
+                    "expected": "values whose linear score is finite",
+                    "n_rows": len(rows),
+                    "example": first,
+                }
+            ],
+        )
+    out: list[str | None] = list(errors) if errors is not None else [None] * n_rows
+    for i in rows.tolist():
+        out[i] = reason
+    summary.skipped += len(rows)
+    return out
 
 
 def _bad_rows(

@@ -428,6 +428,30 @@ def test_fail_names_a_null_the_pipeline_does_not_impute(regression: Model, tmp_p
     assert not (tmp_path / "out.parquet").exists()
 
 
+@pytest.mark.parametrize("huge", [1e308, -1e308])
+def test_a_score_that_overflows_is_refused_never_written_as_inf(
+    regression: Model, tmp_path: Path, huge: float
+) -> None:
+    """A finite value far outside the training range can overflow the linear score."""
+    rows = _rows(regression, n=12).to_pylist()
+    slope = dict(zip(regression.preprocessor.feature_names_out, regression.coef[0], strict=True))
+    assert slope["x"] != 0.0
+    rows[7]["x"] = huge
+    source = _write(pa.Table.from_pylist(rows), tmp_path / "in.parquet")
+    with pytest.raises(SchemaValidationError, match="first at row 7") as info:
+        score_file(regression, source, tmp_path / "out.parquet")
+    assert info.value.violations[0]["kind"] == "out_of_range"
+    assert not (tmp_path / "out.parquet").exists()
+    summary = score_file(regression, source, tmp_path / "out.parquet", on_error="skip")
+    got = pq.read_table(tmp_path / "out.parquet")
+    predictions = got.column("prediction").to_pylist()
+    assert predictions[7] is None and all(
+        np.isfinite(v) for i, v in enumerate(predictions) if i != 7
+    )
+    assert got.column("_error").to_pylist()[7].startswith("score: out of range")
+    assert summary.skipped == 1
+
+
 def test_skip_in_every_chunk_across_chunks(multinomial: Model, tmp_path: Path) -> None:
     """One bad row per chunk: each is skipped, the rest equal predict_proba."""
     table = _rows(multinomial, n=30)
