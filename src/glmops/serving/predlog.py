@@ -1,14 +1,15 @@
 """The prediction log: a bounded queue drained by one writer thread into Parquet files.
 
-The request path appends one entry per answered request to a deque (no
-I/O, no lock wait, no copy: the entry holds the request's parsed rows and
-its decision values). The writer thread turns queued entries into Arrow
-tables a few times a second, so the backlog of Python objects stays small,
-and writes each model version's buffered rows as one file every
-``flush_interval_s`` (or at ``rows_per_file``) through
-:class:`glmops.logstore.LogFiles`. When the queue is full a request's rows
-are dropped and counted; a file that still fails after retries is dropped
-and counted too: never silent, never blocking a prediction.
+The request path never does I/O for the log. A record-path request's rows
+go column-wise into a float block per model version (a tuple of its
+features and one row assignment, ~3 us); a batch queues its validated
+Arrow table. The writer thread (nice 19) turns full or aged blocks and
+queued batches into Arrow tables, at most 256 rows per GIL hold, and writes
+each model version's buffered rows as one file every ``flush_interval_s``
+(or at ``rows_per_file``) through :class:`glmops.logstore.LogFiles`. When
+``queue_size`` rows wait in memory, a request's rows are dropped and
+counted; a file that still fails after retries is dropped and counted too:
+never silent, never blocking a prediction.
 
 PII: ``hash_fields`` are replaced by a keyed hash (HMAC-SHA256 with
 ``GLMOPS_LOG_HASH_KEY``; joinable across restarts only with that key set)
