@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glmops import _arrow
 from glmops.data.readers import file_format, iter_batches
 from glmops.data.schema import Violation, coerce_table
 from glmops.errors import InvalidInputError, SchemaValidationError
@@ -84,7 +85,7 @@ class ScoreSummary:
 def _output_columns(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
     """Return the prediction columns of a chunk (value; or label and probabilities)."""
     if model.task == "regression":
-        return {"prediction": pa.array(decision[:, 0])}
+        return {"prediction": _arrow.floats(decision[:, 0])}
     proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
     classes = list(model.classes)
     if model.task == "binary":
@@ -93,14 +94,14 @@ def _output_columns(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
     else:
         picked = np.argmax(proba, axis=1).astype(np.int32)
     labels = pa.DictionaryArray.from_arrays(
-        pa.array(picked), pa.array([str(c) for c in classes])
+        _arrow.int32s(picked), _arrow.strings(classes)
     ).dictionary_decode()
     out: dict[str, pa.Array] = {"label": labels}
     if model.task == "binary":
-        out[f"proba_{classes[1]}"] = pa.array(proba[:, 1])
+        out[f"proba_{classes[1]}"] = _arrow.floats(proba[:, 1])
     else:
         for k, c in enumerate(classes):
-            out[f"proba_{c}"] = pa.array(np.ascontiguousarray(proba[:, k]))
+            out[f"proba_{c}"] = _arrow.floats(proba[:, k])
     return out
 
 

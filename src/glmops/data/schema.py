@@ -438,24 +438,27 @@ def _check_numeric(
     strict = np.array([not c.nullable for c, _, _ in numeric])
     for j in np.flatnonzero(~clean | outside | strict).tolist():
         col, _, bad = numeric[j]
-        _check_column(col, block[j], bad, float(lo[j]), float(hi[j]), found[col.name])
+        bounds = (float(lowest[j]), float(highest[j]), float(lo[j]), float(hi[j]))
+        _check_column(col, block[j], bad, bounds, found[col.name])
 
 
 def _check_column(
     col: ColumnSchema,
     values: FloatArray,
     bad: Violation | None,
-    lo: float,
-    hi: float,
+    bounds: tuple[float, float, float, float],
     problems: list[Violation],
 ) -> None:
-    """Report one numeric column's infinities, out-of-range values and disallowed nulls."""
+    """Report one numeric column's infinities, out-of-range values and disallowed nulls.
+
+    ``bounds`` is (lowest value, highest value, training minimum, training maximum),
+    the first two as the block's reduction found them (NaN ignored).
+    """
+    lowest, highest, lo, hi = bounds
     # NaN is missing, like null (the preprocessing imputes both)
     n_null = 0
     if not col.nullable:
         n_null = int(np.count_nonzero(np.isnan(values))) - (bad.n_rows if bad else 0)
-    lowest = float(np.fmin.reduce(values))
-    highest = float(np.fmax.reduce(values))
     all_missing = lowest != lowest
     clean = all_missing or (math.isfinite(lowest) and math.isfinite(highest))
     if not clean:  # +-inf somewhere: a wrong type, never scored as a number
