@@ -123,7 +123,7 @@ def per_record(fn, records: list[dict], repeat: int) -> dict:
 
 def train_glmops(train: pd.DataFrame):
     from glmops.config import ModelConfig
-    from glmops.training import train_model
+    from glmops.training.pipeline import train_model
 
     spec = ModelConfig(
         data={"path": "<in-memory>"},  # overridden by data= below

@@ -67,7 +67,7 @@ def train(workdir: Path, paths: dict[str, Path]) -> dict[str, str]:
     from sklearn.preprocessing import StandardScaler
 
     from glmops.config import parse_config
-    from glmops.training import train_model
+    from glmops.training.pipeline import train_model
 
     spec = parse_config(
         {

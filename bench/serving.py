@@ -14,7 +14,7 @@ model, machine and load generator:
                Registry(sqlite) register + promote to champion -> `glmops serve --config
                glmops.yaml` (uvicorn, one worker; serving: auth disabled, prediction log
                ON, its default: Parquet files by model, version and day, a file per
-               model version every 10 s; see glmops.logstore)
+               model version every 10 s; see glmops.monitoring.logstore)
     MLflow     Pipeline(StandardScaler, ElasticNet(alpha, l1_ratio that glmops chose))
                fitted on glmops's training rows; mlflow.sklearn.save_model (signature
                from a DataFrame, MLflow's default serialization) -> `mlflow models serve
@@ -347,7 +347,7 @@ def train_glmops(work: Path, data: dict) -> dict:
     from glmops.config import parse_config
     from glmops.data.split import make_split
     from glmops.registry import Registry
-    from glmops.training import train_model
+    from glmops.training.pipeline import train_model
 
     db = work / "registry.db"
     store = work / "store"

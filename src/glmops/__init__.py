@@ -14,10 +14,18 @@ if TYPE_CHECKING:
     from glmops.calibration import CalibrationMap
     from glmops.config import load_config
     from glmops.errors import ConvergenceWarning
-    from glmops.estimators import ElasticNet, ElasticNetCV, Lasso, LassoCV, enet_path
-    from glmops.logistic import LogisticRegression, LogisticRegressionCV, logistic_path
+    from glmops.estimators import (
+        ElasticNet,
+        ElasticNetCV,
+        Lasso,
+        LassoCV,
+        LogisticRegression,
+        LogisticRegressionCV,
+        enet_path,
+        logistic_path,
+        select_threshold,
+    )
     from glmops.model import Model, load_model
-    from glmops.threshold import select_threshold
     from glmops.training import train
 
 __version__ = "0.1.0"
@@ -33,10 +41,10 @@ _LAZY = {
     "Lasso": "glmops.estimators",
     "LassoCV": "glmops.estimators",
     "enet_path": "glmops.estimators",
-    "LogisticRegression": "glmops.logistic",
-    "LogisticRegressionCV": "glmops.logistic",
-    "logistic_path": "glmops.logistic",
-    "select_threshold": "glmops.threshold",
+    "LogisticRegression": "glmops.estimators",
+    "LogisticRegressionCV": "glmops.estimators",
+    "logistic_path": "glmops.estimators",
+    "select_threshold": "glmops.estimators",
     "Model": "glmops.model",
     "load_model": "glmops.model",
     "train": "glmops.training",

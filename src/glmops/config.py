@@ -197,7 +197,7 @@ class TokenConfig(_Strict):
 
 
 class PredictionLogConfig(_Strict):
-    """The prediction log: Parquet files by model, version and day (see glmops.logstore),
+    """The prediction log: Parquet files by model, version and day (see glmops.monitoring.logstore),
     written by a background thread off the request path."""
 
     enabled: bool = True

@@ -33,7 +33,7 @@ from glmops.demo_classifiers import ClassifierReport, run_classifier_demo
 from glmops.demo_pipeline import PipelineReport, run_pipeline_demo
 from glmops.demo_registry import RegistryReport, run_registry_demo
 from glmops.demo_serving import ServingReport, run_serving_demo
-from glmops.estimators import ElasticNetCV, enet_path
+from glmops.estimators.elastic_net import ElasticNetCV, enet_path
 
 __all__ = ["DemoReport", "main", "run_demo"]
 

@@ -33,7 +33,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from glmops._typing import FloatArray
-from glmops.logistic import LogisticRegressionCV
+from glmops.estimators.logistic import LogisticRegressionCV
 
 __all__ = ["ClassifierReport", "run_classifier_demo"]
 

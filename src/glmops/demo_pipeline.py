@@ -109,9 +109,9 @@ def _broken_batch(path: Path) -> Path:
 
 def run_pipeline_demo(output_dir: Path, *, quiet: bool = False) -> PipelineReport:
     """Run init -> train -> load -> score -> validate into ``output_dir``."""
-    from glmops.cli import app
+    from glmops.cli.main import app
     from glmops.model import load_model
-    from glmops.scaffold import starter_config
+    from glmops.training.scaffold import starter_config
 
     output_dir.mkdir(parents=True, exist_ok=True)
     config_path = output_dir / "glmops.yaml"

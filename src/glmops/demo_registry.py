@@ -45,7 +45,7 @@ def run_registry_demo(output_dir: Path, artifact: Path) -> RegistryReport:
     from glmops.errors import GateFailed
     from glmops.registry import Registry
     from glmops.registry.gates import GateRule, evaluate_gates, format_gate_table
-    from glmops.training import train
+    from glmops.training.pipeline import train
 
     db = output_dir / "glmops.db"
     root = output_dir / "glmops-artifacts"

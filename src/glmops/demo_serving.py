@@ -73,10 +73,10 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
 
     from glmops.config import PredictionLogConfig, ServingConfig, TokenConfig
     from glmops.data.readers import read_table
-    from glmops.logstore import read_prediction_log
+    from glmops.monitoring.logstore import read_prediction_log
     from glmops.registry import Registry
-    from glmops.scoring import score_file
     from glmops.serving import create_app, hash_token
+    from glmops.serving.batch import score_file
 
     report = ServingReport()
     registry = Registry(db_url, output_dir / "glmops-artifacts", actor="demo-ops")

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from tests.unit.registry.conftest import artifacts, db_url  # noqa: F401 (fixtures)
 
 from glmops.registry import Registry
-from glmops.registry.router import hash_token, install_error_handler, registry_router
+from glmops.serving.registry_routes import hash_token, install_error_handler, registry_router
 
 TOKENS = {"t-admin": "carol", "t-approver": "bob", "t-reader": "dave"}
 ROLES = {"carol": ["admin"], "bob": ["approver"], "dave": ["reader"], "erin": ["trainer"]}

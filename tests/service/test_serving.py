@@ -11,7 +11,7 @@ import pytest
 from tests.service.conftest import served_registry, wait_for
 from tests.unit.registry.conftest import artifacts, db_url  # noqa: F401 (fixtures)
 
-from glmops.logstore import read_prediction_log
+from glmops.monitoring.logstore import read_prediction_log
 
 RECORD = {"x": 0.3, "z": -1.2, "city": "paris"}
 
@@ -325,7 +325,7 @@ def test_registry_router_is_mounted(registry, make_server):
 def test_a_regression_model_answers_values(make_server, db_url, tmp_path):  # noqa: F811
     from glmops.config import parse_config
     from glmops.registry import Registry
-    from glmops.training import train_model
+    from glmops.training.pipeline import train_model
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=200)

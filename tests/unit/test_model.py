@@ -29,7 +29,7 @@ from glmops.errors import (
     UnsupportedFormatVersion,
 )
 from glmops.model import MODEL_FORMAT_VERSION, Model, load_model
-from glmops.training import train
+from glmops.training.pipeline import train
 
 # module fixtures train once: keep this file on one xdist worker (make test: --dist loadgroup)
 pytestmark = pytest.mark.xdist_group("model")

@@ -637,7 +637,7 @@ class Registry:
         cand_metrics, champ_metrics = candidate.metrics, current.metrics if current else None
         source = "registered holdout metrics"
         if evaluation_data is not None and rules:
-            from glmops.model_report import evaluate_model
+            from glmops.evaluation.model_report import evaluate_model
 
             cand_metrics = evaluate_model(self.load(candidate.ref), evaluation_data)["metrics"][
                 "data"

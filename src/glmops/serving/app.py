@@ -607,7 +607,7 @@ def _contributions(model: Any, rows: Rows) -> list[Any]:
 
 
 def _registry_routes(app: FastAPI, state: ServingState) -> None:
-    from glmops.registry.router import install_error_handler, registry_router
+    from glmops.serving.registry_routes import install_error_handler, registry_router
 
     tokens = state.tokens.actors if state.tokens.enabled else None
     app.include_router(

@@ -6,7 +6,7 @@ features and one row assignment, ~3 us); a batch queues its validated
 Arrow table. The writer thread (nice 19) turns full or aged blocks and
 queued batches into Arrow tables, at most 256 rows per GIL hold, and writes
 each model version's buffered rows as one file every ``flush_interval_s``
-(or at ``rows_per_file``) through :class:`glmops.logstore.LogFiles`. When
+(or at ``rows_per_file``) through :class:`glmops.monitoring.logstore.LogFiles`. When
 ``queue_size`` rows wait in memory, a request's rows are dropped and
 counted; a file that still fails after retries is dropped and counted too:
 never silent, never blocking a prediction.
@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 
 from glmops import _arrow
 from glmops.config import PredictionLogConfig
-from glmops.logstore import INPUT_PREFIX, PROBA_PREFIX, LogFiles
+from glmops.monitoring.logstore import INPUT_PREFIX, PROBA_PREFIX, LogFiles
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.routing import Slot
 from glmops.serving.worker import BackgroundWorker
@@ -441,7 +441,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         return values
 
     def _table(self, entries: Sequence[_Queued]) -> pa.Table:
-        """Return the log table of entries of one model version (see glmops.logstore)."""
+        """Return the log table of entries of one model version (see glmops.monitoring.logstore)."""
         slot = entries[0].slot
         model = slot.model
         counts = np.fromiter((e.n for e in entries), dtype=np.int64, count=len(entries))

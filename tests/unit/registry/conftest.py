@@ -13,7 +13,7 @@ import pytest
 
 from glmops.config import parse_config
 from glmops.registry import Registry
-from glmops.training import train_model
+from glmops.training.pipeline import train_model
 
 PG_URL = os.environ.get("GLMOPS_TEST_PG_URL", "")
 

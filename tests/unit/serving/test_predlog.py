@@ -12,13 +12,13 @@ import pytest
 from tests.unit.registry.conftest import artifacts  # noqa: F401 (fixture)
 
 from glmops.config import PredictionLogConfig, parse_config
-from glmops.logstore import read_prediction_log
 from glmops.model import load_model
+from glmops.monitoring.logstore import read_prediction_log
 from glmops.serving.inference import Policy, parse_payload, score_rows
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.predlog import Entry, PredictionLog
 from glmops.serving.routing import Slot
-from glmops.training import train_model
+from glmops.training.pipeline import train_model
 
 RECORD = {"x": 0.3, "z": -1.2, "city": "paris"}
 

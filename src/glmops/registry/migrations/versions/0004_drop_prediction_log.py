@@ -1,4 +1,4 @@
-"""The prediction log leaves the registry database for Parquet files (glmops.logstore).
+"""The prediction log leaves the registry database for Parquet files (glmops.monitoring.logstore).
 
 A table took one INSERT per predicted row: at batch rates the serving
 process spent more time logging than predicting, and every replica's log

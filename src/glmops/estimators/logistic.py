@@ -50,8 +50,8 @@ from glmops.core.irls import (
 )
 from glmops.core.path import SOLVERS, alpha_grid, choose_solver
 from glmops.errors import ConvergenceWarning, InvalidInputError
-from glmops.estimators import _check_alphas, _n_threads, _parallel_map
-from glmops.threshold import THRESHOLD_POLICIES, select_threshold
+from glmops.estimators.elastic_net import _check_alphas, _n_threads, _parallel_map
+from glmops.estimators.threshold import THRESHOLD_POLICIES, select_threshold
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
 

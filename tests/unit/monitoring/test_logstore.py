@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from glmops.logstore import LogFiles, partition_dir, read_prediction_log
+from glmops.monitoring.logstore import LogFiles, partition_dir, read_prediction_log
 
 UTC = dt.UTC
 

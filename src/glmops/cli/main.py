@@ -80,7 +80,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing config.")] = False,
 ) -> None:
     """Write a commented starter glmops.yaml inferred from a data file."""
-    from glmops.scaffold import starter_config
+    from glmops.training.scaffold import starter_config
 
     if output.exists() and not force:
         _fail(FileExistsError(f"{output} exists; pass --force to overwrite it."))
@@ -113,7 +113,7 @@ def train(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Train, evaluate and save a model from glmops.yaml."""
-    from glmops.training import train as run_training
+    from glmops.training.pipeline import train as run_training
 
     with Progress(
         TextColumn("{task.description}"),
@@ -163,7 +163,7 @@ def train(
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    from glmops.model_report import headline_metrics
+    from glmops.evaluation.model_report import headline_metrics
 
     return headline_metrics(metrics)
 
@@ -196,8 +196,8 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a saved model on labelled data, through its own pipeline."""
+    from glmops.evaluation.model_report import evaluate_model, model_card_for, report_for
     from glmops.model import load_model
-    from glmops.model_report import evaluate_model, model_card_for, report_for
 
     try:
         loaded = load_model(model)
@@ -259,8 +259,8 @@ def validate(
 
 
 def _add_registry() -> None:
-    from glmops.cli_registry import registry_app
-    from glmops.cli_serving import register_commands
+    from glmops.cli.registry import registry_app
+    from glmops.cli.serving import register_commands
 
     app.add_typer(registry_app, name="registry")
     register_commands(app)

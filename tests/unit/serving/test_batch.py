@@ -1,4 +1,4 @@
-"""Batch scoring (``glmops.scoring.score_file`` and ``glmops score``).
+"""Batch scoring (``glmops.serving.batch.score_file`` and ``glmops score``).
 
 A scored file must hold exactly what ``Model.predict`` / ``predict_proba``
 answer for the same rows, in the input's order, whatever the chunking and
@@ -26,13 +26,13 @@ from tests.unit.registry.conftest import train_artifact
 from typer.testing import CliRunner, Result
 
 from glmops import load_model
-from glmops.cli import app
+from glmops.cli.main import app
 from glmops.config import parse_config
 from glmops.errors import InvalidInputError, SchemaValidationError
 from glmops.model import Model
 from glmops.registry import Registry
-from glmops.scoring import score_file
-from glmops.training import train_model
+from glmops.serving.batch import score_file
+from glmops.training.pipeline import train_model
 
 # module fixtures train once: keep this file on one xdist worker
 pytestmark = pytest.mark.xdist_group("scoring")
@@ -493,7 +493,7 @@ _CSV_SKIP_SCRIPT = textwrap.dedent(
     import csv, sys
     import pyarrow.csv as pacsv
     from glmops import load_model
-    from glmops.scoring import score_file
+    from glmops.serving.batch import score_file
 
     model = load_model(sys.argv[1])
     source, bad_row = sys.argv[2], int(sys.argv[3])

@@ -49,7 +49,7 @@ def _load_model(ref: str, config: Path | None) -> tuple[Any, str, int | None]:
 
         model = load_model(ref)
         return model, ref, None
-    from glmops.cli_registry import _open
+    from glmops.cli.registry import _open
 
     with _open(_config_path(config)) as registry:
         info = registry.resolve(ref)
@@ -73,7 +73,7 @@ def score(
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Score a file in chunks through the model's pipeline; write Parquet or CSV."""
-    from glmops.scoring import score_file
+    from glmops.serving.batch import score_file
 
     try:
         loaded, ref, version = _load_model(model, config)

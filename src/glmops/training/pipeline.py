@@ -37,7 +37,9 @@ from glmops.data.readers import read_table
 from glmops.data.schema import CoercedTable, Schema, coerce_table, infer_schema, kind_of_type
 from glmops.data.spec import FeatureSpec, ResolvedFeature, resolve_feature
 from glmops.data.split import make_split
-from glmops.diagnostics import (
+from glmops.errors import ConfigError, DataLeakageWarning, InvalidInputError
+from glmops.model import Model
+from glmops.training.diagnostics import (
     cv_summary,
     evaluate_splits,
     fold_coefficients,
@@ -47,8 +49,6 @@ from glmops.diagnostics import (
     stability,
     training_scores,
 )
-from glmops.errors import ConfigError, DataLeakageWarning, InvalidInputError
-from glmops.model import Model
 
 __all__ = ["TrainProgress", "TrainResult", "train", "train_model"]
 
@@ -311,8 +311,8 @@ def _subset(data: CoercedTable, rows: IntArray) -> CoercedTable:
 def _estimator(
     model: ModelConfig, folds: list[tuple[IntArray, IntArray]], class_weight: Any
 ) -> Any:
-    from glmops.estimators import ElasticNetCV
-    from glmops.logistic import LogisticRegressionCV
+    from glmops.estimators.elastic_net import ElasticNetCV
+    from glmops.estimators.logistic import LogisticRegressionCV
 
     cv = model.cv
     common: dict[str, Any] = {
@@ -689,7 +689,7 @@ def train_model(
             extra: dict[str, bytes] = {}
             card = None
             if write_report:
-                from glmops.model_report import model_card_for, report_for
+                from glmops.evaluation.model_report import model_card_for, report_for
 
                 trained.digest = trained.content_digest()  # quoted by the report and card
 

@@ -14,10 +14,10 @@ import yaml
 
 from glmops.config import load_config
 from glmops.errors import InvalidInputError
-from glmops.scaffold import infer_task, starter_config
-from glmops.training import train
+from glmops.training.pipeline import train
+from glmops.training.scaffold import infer_task, starter_config
 
-CREDIT = Path(__file__).resolve().parents[2] / "data" / "credit_data.csv"
+CREDIT = Path(__file__).resolve().parents[3] / "data" / "credit_data.csv"
 SMALL_CV = {
     "GLMOPS_MODELS__CREDIT__CV__N_FOLDS": "3",
     "GLMOPS_MODELS__CREDIT__CV__N_ALPHAS": "10",

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from glmops.cli import app
+from glmops.cli.main import app
 
 
 @pytest.fixture

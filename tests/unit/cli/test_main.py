@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from glmops.cli import app
+from glmops.cli.main import app
 
 # module fixtures train once: keep this file on one xdist worker (make test: --dist loadgroup)
 pytestmark = pytest.mark.xdist_group("cli")
 
-CREDIT = Path(__file__).resolve().parents[2] / "data" / "credit_data.csv"
+CREDIT = Path(__file__).resolve().parents[3] / "data" / "credit_data.csv"
 SMALL_CV = {
     "GLMOPS_MODELS__CREDIT__CV__N_FOLDS": "3",
     "GLMOPS_MODELS__CREDIT__CV__N_ALPHAS": "10",

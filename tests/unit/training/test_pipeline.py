@@ -24,7 +24,7 @@ from glmops.config import config_hash, load_config, parse_config
 from glmops.data.split import make_split
 from glmops.errors import ArtifactError, ConfigError, DataLeakageWarning, InvalidInputError
 from glmops.model import load_model
-from glmops.training import TrainResult, train, train_model
+from glmops.training.pipeline import TrainResult, train, train_model
 
 # module fixtures train once: keep this file on one xdist worker (make test: --dist loadgroup)
 pytestmark = pytest.mark.xdist_group("training")

@@ -75,8 +75,8 @@ def fold_coefficients(
     class_weight: Any,
 ) -> FloatArray:
     """Refit at the chosen penalty on each CV training part (for coefficient stability)."""
-    from glmops.estimators import ElasticNet
-    from glmops.logistic import LogisticRegression
+    from glmops.estimators.elastic_net import ElasticNet
+    from glmops.estimators.logistic import LogisticRegression
 
     def fit(rows: IntArray) -> FloatArray:
         sw = None if w is None else w[rows]
@@ -92,7 +92,7 @@ def fold_coefficients(
             clf.fit(X[rows], y_fit[rows], sample_weight=sw)
             return np.atleast_2d(clf.coef_)
 
-    from glmops.estimators import _parallel_map
+    from glmops.estimators.elastic_net import _parallel_map
 
     trains = [train for train, _ in folds]
     return np.stack(_parallel_map(fit, trains, n_jobs(model)))
@@ -166,8 +166,8 @@ def stability(
     stack = fold_coefs[:, 0, :] if squeeze else fold_coefs
     out: dict[str, Any] = {"cv_folds": coefficient_stability(stack, names, reference=ref)}
     if spec.bootstrap:
-        from glmops.estimators import ElasticNet
-        from glmops.logistic import LogisticRegression
+        from glmops.estimators.elastic_net import ElasticNet
+        from glmops.estimators.logistic import LogisticRegression
 
         alpha, l1 = float(estimator.alpha_), float(estimator.l1_ratio_)
 
@@ -199,8 +199,8 @@ def regularization_path(
     class_weight: Any,
 ) -> dict[str, Any]:
     """Return the regularization path at the chosen l1_ratio (for the report)."""
-    from glmops.estimators import enet_path
-    from glmops.logistic import logistic_path
+    from glmops.estimators.elastic_net import enet_path
+    from glmops.estimators.logistic import logistic_path
 
     l1 = float(estimator.l1_ratio_)
     grids = np.atleast_2d(estimator.alphas_)

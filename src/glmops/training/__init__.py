@@ -1,0 +1,13 @@
+"""Training: from a ``glmops.yaml`` model spec to a saved, evaluated artifact.
+
+``pipeline`` runs the stages (read, validate, split, preprocess, CV, refit,
+evaluate, stability, save); ``diagnostics`` holds what a fit records besides
+the model; ``scaffold`` writes a starter config from a table. This is the one
+lifecycle folder that builds estimators.
+"""
+
+from __future__ import annotations
+
+from glmops.training.pipeline import TrainResult, train, train_model
+
+__all__ = ["TrainResult", "train", "train_model"]
