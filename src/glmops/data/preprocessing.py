@@ -771,13 +771,3 @@ def _record_category(value: Any, col: ColumnSchema, errors: list[Violation]) -> 
         return str(int(value))
     errors.append(Violation(col.name, "wrong_type", "a category (text)", 1, value))
     return _BAD
-
-
-def __getattr__(name: str) -> Any:
-    # fitting lives in glmops.data.fitting (which imports this module); the name is
-    # served from here too, next to what it fits, without a circular import
-    if name == "fit_preprocessor":
-        from glmops.data.fitting import fit_preprocessor
-
-        return fit_preprocessor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

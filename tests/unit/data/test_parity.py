@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glmops.data import FeatureSpec, PreprocessingDefaults, infer_schema, resolve_feature
-from glmops.data.preprocessing import Preprocessor, fit_preprocessor
+from glmops.data.fitting import fit_preprocessor
+from glmops.data.preprocessing import Preprocessor
 
 FEATURES = ("num", "count", "flag", "city")
 _CITIES = ["paris", "rome", "oslo", "lima", "kyiv", "baku", "doha"]

@@ -12,7 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from glmops.data import FeatureSpec, PreprocessingDefaults, infer_schema, resolve_feature
-from glmops.data.preprocessing import MISSING, Preprocessor, fit_preprocessor
+from glmops.data.fitting import fit_preprocessor
+from glmops.data.preprocessing import MISSING, Preprocessor
 from glmops.errors import InvalidInputError, SchemaValidationError
 
 

@@ -21,7 +21,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from glmops.data import FeatureSpec, PreprocessingDefaults, infer_schema, resolve_feature
-from glmops.data.preprocessing import MISSING, RARE, Preprocessor, fit_preprocessor
+from glmops.data.fitting import fit_preprocessor
+from glmops.data.preprocessing import MISSING, RARE, Preprocessor
 from glmops.data.schema import Schema
 
 RTOL = 1e-12
