@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from glmops._redact import redact_text, summarize
 from glmops.data.spec import FeatureSpec, PreprocessingDefaults
 from glmops.errors import ConfigError
 from glmops.registry.gates import GateRule
@@ -384,8 +385,9 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
         for prefix in ("Value error, ", "Assertion failed, "):
             msg = msg.removeprefix(prefix)
         got = err.get("input")
-        got_text = "" if err["type"] == "missing" or "got" in msg else f", got {got!r}"
-        lines.append(f"{path}: {msg}{got_text}")
+        # the input may be a whole section holding a password: keys only, redacted
+        got_text = "" if err["type"] == "missing" or "got" in msg else f", got {summarize(got)}"
+        lines.append(f"{path}: {redact_text(msg)}{got_text}")
     unique = list(dict.fromkeys(lines))
     body = "\n  ".join(unique)
     where = f" {source}" if source else ""
