@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from glmops._redact import summarize
 from glmops.errors import (
     AliasConflict,
     ArtifactError,
@@ -49,8 +50,10 @@ __all__ = ["AliasTarget", "Registry", "VersionInfo", "default_actor", "parse_ref
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MODEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
-ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+MODEL_NAME = re.compile(
+    r"[A-Za-z][A-Za-z0-9_.-]{0,63}"
+)  # fullmatch: "$" accepts a trailing newline
+ALIAS_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 RESERVED_ALIASES = frozenset({"latest"})
 DEFAULT_URL = "sqlite:///./glmops.db"
 DEFAULT_ROOT = "./glmops-artifacts"
@@ -68,13 +71,13 @@ def default_actor() -> str:
 
 
 def _check_model_name(name: str) -> str:
-    if not isinstance(name, str) or not MODEL_NAME.match(name):
+    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
         raise InvalidInputError(
-            f"Invalid model name {name!r}: start with a letter; letters, digits, '_', '-', '.'; "
-            "at most 64 characters.",
+            f"Invalid model name {summarize(name)}: start with a letter; letters, digits, '_', "
+            "'-', '.'; at most 64 characters.",
             field="name",
             expected="a model name like 'churn' or 'credit-risk.v2'",
-            got=name,
+            got=summarize(name),
         )
     return name
 
@@ -82,16 +85,16 @@ def _check_model_name(name: str) -> str:
 def _check_alias_name(alias: str) -> str:
     if (
         not isinstance(alias, str)
-        or not ALIAS_NAME.match(alias)
+        or not ALIAS_NAME.fullmatch(alias)
         or alias in RESERVED_ALIASES
         or alias.isdigit()
     ):
         raise InvalidInputError(
-            f"Invalid alias {alias!r}: lower-case letters, digits, '_', '-', starting with a "
-            f"letter; not {sorted(RESERVED_ALIASES)}.",
+            f"Invalid alias {summarize(alias)}: lower-case letters, digits, '_', '-', starting "
+            f"with a letter; not {sorted(RESERVED_ALIASES)}.",
             field="alias",
             expected="an alias like 'champion' or 'challenger'",
-            got=alias,
+            got=summarize(alias),
         )
     return alias
 
