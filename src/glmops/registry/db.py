@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from glmops._redact import redact_text, redact_url
 from glmops.errors import RegistryError, RegistryUnavailable
 
 __all__ = ["SCHEMA_HEAD", "current_revision", "make_engine", "upgrade", "with_retries"]
@@ -59,8 +60,11 @@ def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
     """
     try:
         parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise RegistryError(f"Invalid registry URL {url!r}: {exc}") from exc
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        # the URL may carry a password: never echo it, nor the parser's text of it
+        raise RegistryError(
+            f"Invalid registry URL {redact_url(url)!r}: {redact_text(str(exc))}"
+        ) from None
     if _is_sqlite(url):
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -78,7 +82,9 @@ def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit the caller was told about survives a power cut too
+            # (NORMAL in WAL mode may lose the last transactions); cost in bench/RESULTS.md
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -97,7 +103,9 @@ def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
             url, pool_pre_ping=True, connect_args=connect_args, json_serializer=_json_dumps
         )
     except (sa.exc.ArgumentError, ImportError) as exc:
-        raise RegistryError(f"Cannot use registry URL {parsed!r}: {exc}") from exc
+        raise RegistryError(
+            f"Cannot use registry URL {redact_url(url)!r}: {redact_text(str(exc))}"
+        ) from None
     if parsed.get_backend_name() == "postgresql":
 
         @event.listens_for(engine, "connect")
