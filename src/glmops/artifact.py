@@ -39,6 +39,7 @@ import numpy.typing as npt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from glmops._durable import fsync_dir
 from glmops.errors import ArtifactError, ChecksumMismatch, DecryptionError, UnsupportedFormatVersion
 
 __all__ = [
@@ -410,7 +411,7 @@ def _write_dir(target: Path, files: Mapping[str, bytes], *, overwrite: bool) -> 
                 fh.flush()
                 os.fsync(fh.fileno())
         tmp.chmod(0o755)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if not os.path.lexists(target):
             os.rename(tmp, target)
         else:
@@ -419,7 +420,7 @@ def _write_dir(target: Path, files: Mapping[str, bytes], *, overwrite: bool) -> 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _swap_dir(tmp: Path, target: Path) -> None:
@@ -460,7 +461,7 @@ def _write_zip(target: Path, files: Mapping[str, bytes], *, overwrite: bool) -> 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _check_replaceable(target: Path, *, overwrite: bool) -> None:
@@ -473,16 +474,6 @@ def _check_replaceable(target: Path, *, overwrite: bool) -> None:
     if target.is_symlink() or not is_artifact:
         msg = f"Refusing to overwrite {target}: it is not a glmops artifact."
         raise ArtifactError(msg, path=where)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- reading

@@ -47,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 
 from glmops._arrow import mask, to_int
+from glmops._durable import replace_durably
 
 __all__ = [
     "INPUT_PREFIX",
@@ -145,7 +146,8 @@ class LogFiles:
             if self.local:
                 temporary = f"{directory}/.{self.writer}-{seq:06d}.tmp"
                 pq.write_table(part, temporary, **self._options(part))
-                os.replace(temporary, final)
+                # the log is the audit trail: a written file survives a crash
+                replace_durably(temporary, final)
             else:  # an object store puts the object whole on close
                 with self.fs.open(final, "wb") as handle:
                     pq.write_table(part, handle, **self._options(part))

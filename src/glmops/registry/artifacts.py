@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from glmops._durable import fsync_dir, fsync_tree
 from glmops.artifact import MANIFEST_FILE, artifact_digest, verify_artifact
 from glmops.errors import ArtifactError, ChecksumMismatch, GlmopsError, RegistryUnavailable
 
@@ -154,9 +155,7 @@ class ArtifactStore:
         tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=self.root))
         try:
             fill(tmp)
-            for item in tmp.iterdir():
-                with open(item, "rb") as fh:
-                    os.fsync(fh.fileno())
+            fsync_tree(tmp)
             try:
                 os.rename(tmp, target)
             except OSError:
@@ -166,7 +165,7 @@ class ArtifactStore:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return target
 
     def digests(self) -> Iterator[str]:
@@ -467,14 +466,3 @@ def _modified(fs: Any, path: str) -> float | None:
         except ValueError:
             continue
     return None
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -103,3 +103,23 @@ def test_naive_datetimes_are_utc(tmp_path, naive):
     since = dt.datetime(2026, 11, 23, 10, 0, 1)
     since = since if naive else since.replace(tzinfo=UTC)
     assert read_prediction_log(tmp_path, "churn", since=since).num_rows == 0
+
+
+def test_a_written_file_and_its_directory_are_synced_before_it_counts(tmp_path, monkeypatch):
+    import os
+
+    import glmops._durable as durable
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(durable.os, "fsync", spy)
+    day = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
+    (final,) = LogFiles(str(tmp_path)).write("churn", 1, _rows([day]))
+    directory = os.path.dirname(final)
+    assert any(p.endswith(".tmp") for p in synced), "the file's bytes are synced"
+    assert synced[-1] == directory, "then its directory entry"
