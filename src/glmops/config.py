@@ -187,6 +187,8 @@ class RegistryConfig(_Strict):
     artifact_options: dict[str, Any] = Field(default_factory=dict)  # fsspec storage options
     roles: dict[str, list[Literal["reader", "trainer", "approver", "admin"]]] | None = None
     require_approval: bool = False
+    # apply pending schema migrations on start; off: an old schema is refused with a message
+    migrate: bool = False
 
 
 class TokenConfig(_Strict):
@@ -289,7 +291,7 @@ class GlmopsConfig(_Strict):
         import re
 
         for name in value:
-            if not re.match(_NAME_PATTERN, name):
+            if not re.fullmatch(_NAME_PATTERN, name):
                 raise ValueError(
                     f"model name {name!r} must start with a letter and use letters, digits, "
                     "'_', '-', '.' (at most 64)"

@@ -23,7 +23,14 @@ from sqlalchemy.engine import Engine
 from glmops._redact import redact_text, redact_url
 from glmops.errors import RegistryError, RegistryUnavailable
 
-__all__ = ["SCHEMA_HEAD", "current_revision", "make_engine", "upgrade", "with_retries"]
+__all__ = [
+    "SCHEMA_HEAD",
+    "current_revision",
+    "ensure_schema",
+    "make_engine",
+    "upgrade",
+    "with_retries",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +193,32 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return found or ""
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Migrate to the head revision unless already there (one cheap query when it is)."""
+def ensure_schema(engine: Engine, *, migrate: bool = False) -> None:
+    """Check the schema is at head; create it in an empty database; migrate only when asked.
+
+    An empty database gets the schema (creating loses nothing). A database at
+    an older revision is migrated only with ``migrate=True`` (``glmops
+    registry migrate`` or ``registry.migrate: true`` in the config): a
+    migration can rewrite or drop data, so it never runs by surprise. A
+    database newer than this glmops is refused.
+    """
     revision = with_retries(lambda: current_revision(engine), what="checking the schema")
     if revision == SCHEMA_HEAD:
         return
+    if revision is not None and revision not in _known_revisions():
+        raise RegistryError(
+            f"The registry database's schema is at revision {revision!r}, newer than this "
+            f"glmops knows ({SCHEMA_HEAD!r}); upgrade glmops to use it."
+        )
+    if revision is not None and not migrate:
+        raise RegistryError(
+            f"The registry database's schema is at revision {revision!r}; this glmops needs "
+            f"{SCHEMA_HEAD!r}. Back it up, then run `glmops registry migrate` (or set "
+            "registry.migrate: true in glmops.yaml)."
+        )
     with_retries(lambda: upgrade(engine), what="migrating the schema")
+
+
+def _known_revisions() -> set[str]:
+    folder = Path(__file__).parent / "migrations" / "versions"
+    return {p.name.split("_", 1)[0] for p in folder.glob("[0-9]*_*.py")}

@@ -211,6 +211,10 @@ class Registry:
     artifact_options : mapping, optional
         fsspec storage options for a remote ``artifact_root`` URL (for
         example ``endpoint_url``); a local root takes none.
+    migrate : bool, default=False
+        Apply pending schema migrations to an existing database. Without it
+        an out-of-date schema is refused with a message saying what to run;
+        an empty database is always initialised.
     """
 
     def __init__(
@@ -224,6 +228,7 @@ class Registry:
         gates: Mapping[str, Sequence[GateRule]] | None = None,
         require_approval: bool = False,
         artifact_options: Mapping[str, Any] | None = None,
+        migrate: bool = False,
     ) -> None:
         self.url = url or os.environ.get("GLMOPS_REGISTRY_URL") or DEFAULT_URL
         root = artifact_root or os.environ.get("GLMOPS_ARTIFACT_ROOT") or DEFAULT_ROOT
@@ -237,7 +242,11 @@ class Registry:
         self.gates = {k: list(v) for k, v in (gates or {}).items()}
         self.require_approval = require_approval
         self.engine = make_engine(self.url, timeout_s=timeout_s)
-        ensure_schema(self.engine)
+        try:
+            ensure_schema(self.engine, migrate=migrate)
+        except BaseException:
+            self.engine.dispose()  # a refused schema leaves no open connection behind
+            raise
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
+from glmops.errors import RegistryError
 from glmops.registry import Registry
 from glmops.registry.db import SCHEMA_HEAD, current_revision, make_engine, upgrade
 
 
-def test_old_schema_with_data_upgrades_on_first_use(db_url, tmp_path, artifacts):
+def _seed_first_release(db_url, tmp_path, artifacts) -> str:
+    """A registry written by the first release (schema 0001): a model, a version, an alias."""
     from glmops.registry.artifacts import ArtifactStore
 
-    # a registry written by the first release (schema 0001): a model, a version, an alias
     digest, _ = ArtifactStore(tmp_path / "store").put(artifacts[0])
     engine = make_engine(db_url)
     upgrade(engine, "0001")
@@ -44,8 +46,18 @@ def test_old_schema_with_data_upgrades_on_first_use(db_url, tmp_path, artifacts)
             {"t": now},
         )
     engine.dispose()
-    # first use by the current code migrates to head and keeps every row
-    with Registry(db_url, tmp_path / "store", actor="alice") as reg:
+    return digest
+
+
+def test_an_old_schema_is_refused_until_migrated_explicitly(db_url, tmp_path, artifacts):
+    digest = _seed_first_release(db_url, tmp_path, artifacts)
+    with pytest.raises(RegistryError, match="glmops registry migrate"):
+        Registry(db_url, tmp_path / "store", actor="alice")
+    engine = make_engine(db_url)
+    assert current_revision(engine) == "0001"  # refused, and nothing was touched
+    engine.dispose()
+    # an explicit migration upgrades in place and keeps every row
+    with Registry(db_url, tmp_path / "store", actor="alice", migrate=True) as reg:
         assert current_revision(reg.engine) == SCHEMA_HEAD
         champion = reg.resolve("churn@champion")
         assert champion.version == 1 and champion.digest == digest
@@ -70,3 +82,19 @@ def test_orm_tables_match_the_migrated_schema(db_url, tmp_path):
             if not (d[0] == "remove_table" and d[1].name == "glmops_schema_version")
         ]
     assert diff == []
+
+
+def test_a_schema_newer_than_the_code_is_refused(db_url, tmp_path):
+    with Registry(db_url, tmp_path / "store"):
+        pass
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE glmops_schema_version SET version_num = '0999'"))
+    engine.dispose()
+    with pytest.raises(RegistryError, match="newer than this glmops"):
+        Registry(db_url, tmp_path / "store", migrate=True)
+
+
+def test_an_empty_database_is_initialised_without_asking(db_url, tmp_path):
+    with Registry(db_url, tmp_path / "store") as reg:
+        assert current_revision(reg.engine) == SCHEMA_HEAD
