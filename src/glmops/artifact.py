@@ -39,7 +39,8 @@ import numpy.typing as npt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from glmops._durable import fsync_dir
+from glmops._durable import fsync_dir, replace_durably
+from glmops._signing import Signer, Verifier, signer_from_env, verify_signature
 from glmops.errors import ArtifactError, ChecksumMismatch, DecryptionError, UnsupportedFormatVersion
 
 __all__ = [
@@ -55,7 +56,9 @@ __all__ = [
     "artifact_digest",
     "content_digest",
     "read_artifact",
+    "sign_artifact",
     "verify_artifact",
+    "verify_artifact_signature",
     "write_artifact",
 ]
 
@@ -140,6 +143,7 @@ def write_artifact(
     encrypt: bool = False,
     key: bytes | str | None = None,
     overwrite: bool = False,
+    signer: Signer | None = None,
 ) -> ArtifactInfo:
     """Write a model artifact atomically.
 
@@ -165,6 +169,9 @@ def write_artifact(
         Defaults to the GLMOPS_ARTIFACT_KEY environment variable.
     overwrite : bool, default False
         Replace an existing artifact at ``path``.
+    signer : Signer, optional
+        Sign the model digest (recorded in the manifest). Defaults to the key
+        in GLMOPS_SIGNING_KEY when it is set; unsigned otherwise.
 
     Returns
     -------
@@ -211,6 +218,9 @@ def write_artifact(
         "encrypted": encrypt,
         "encryption": encryption,
     }
+    signer = signer or signer_from_env()
+    if signer is not None:
+        manifest["signature"] = signer.sign(str(manifest["digest"]))
     stored = {**stored, MANIFEST_FILE: json.dumps(manifest, indent=2, sort_keys=True).encode()}
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -345,6 +355,43 @@ def artifact_digest(path: PathArg) -> str:
 
 
 # ---------------------------------------------------------------- writing
+
+
+def sign_artifact(path: PathArg, signer: Signer) -> str:
+    """Sign an existing artifact's model digest in place; return the digest.
+
+    Every file is verified first; only MANIFEST.json changes (rewritten
+    atomically and synced), so the digest and every file hash stay the same.
+    """
+    target = Path(path)
+    manifest, _, digest = _checked(target, DEFAULT_MAX_BYTES, verify=True, report=_raise)
+    manifest["signature"] = signer.sign(digest)
+    data = json.dumps(manifest, indent=2, sort_keys=True).encode()
+    where = str(target)
+    try:
+        if target.is_dir():
+            tmp = target / f".{MANIFEST_FILE}.tmp-{os.getpid()}"
+            tmp.write_bytes(data)
+            replace_durably(tmp, target / MANIFEST_FILE)
+        else:
+            files = _read_files(target, DEFAULT_MAX_BYTES)
+            files[MANIFEST_FILE] = data
+            _write_zip(target, files, overwrite=True)
+    except OSError as exc:
+        raise ArtifactError(f"Cannot sign artifact {target}: {exc}", path=where) from exc
+    return digest
+
+
+def verify_artifact_signature(path: PathArg, trusted: Iterable[Verifier]) -> str:
+    """Verify every file of an artifact and its signature; return the model digest.
+
+    Raises :class:`~glmops.errors.SignatureError` when it is unsigned, signed
+    by an untrusted key, or its content changed after signing.
+    """
+    target = Path(path)
+    manifest, _, digest = _checked(target, DEFAULT_MAX_BYTES, verify=True, report=_raise)
+    verify_signature(manifest.get("signature"), digest, trusted, str(target))
+    return digest
 
 
 def _model_bytes(model: dict[str, Any], where: str) -> bytes:
@@ -626,6 +673,8 @@ def _parse_manifest(data: bytes, target: Path) -> dict[str, Any]:
         and isinstance(encryption.get("key_id"), str)
     ):
         bad(f"is encrypted but its 'encryption' is not {_ALGORITHM} with a key_id")
+    if "signature" in manifest and not isinstance(manifest["signature"], dict):
+        bad("has a 'signature' that is not a record")
     return manifest
 
 

@@ -189,6 +189,9 @@ class RegistryConfig(_Strict):
     require_approval: bool = False
     # apply pending schema migrations on start; off: an old schema is refused with a message
     migrate: bool = False
+    # register only artifacts signed by a trusted key (GLMOPS_TRUSTED_KEYS or trusted_keys)
+    require_signature: bool = False
+    trusted_keys: list[str] = Field(default_factory=list)  # ed25519:<public key>, not secret
 
 
 class TokenConfig(_Strict):

@@ -11,6 +11,7 @@ bad input also subclass the builtin, so ``except ValueError`` keeps working::
         ChecksumMismatch              a file's SHA-256 differs from MANIFEST.json
         UnsupportedFormatVersion      written by an unknown artifact format
         DecryptionError               wrong or missing GLMOPS_ARTIFACT_KEY
+        SignatureError                unsigned, untrusted or wrongly signed artifact
       RegistryError                   a registry operation cannot be done; nothing changed
         ModelNotFound(KeyError)       unknown model, version or alias
         AliasConflict                 alias to a version of another model, archived version ...
@@ -42,6 +43,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailable",
     "SchemaValidationError",
+    "SignatureError",
     "UnsupportedFormatVersion",
 ]
 
@@ -108,6 +110,10 @@ class UnsupportedFormatVersion(ArtifactError):  # noqa: N818 (STYLE.md section 6
 
 class DecryptionError(ArtifactError):
     """An encrypted artifact cannot be opened: the key is missing or wrong."""
+
+
+class SignatureError(ArtifactError):
+    """An artifact's signature is missing where required, untrusted, or does not match."""
 
 
 class DataLeakageWarning(UserWarning):

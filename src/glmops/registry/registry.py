@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from glmops._redact import summarize
+from glmops._signing import trusted_from_env
 from glmops.errors import (
     AliasConflict,
     ArtifactError,
@@ -215,6 +216,13 @@ class Registry:
         Apply pending schema migrations to an existing database. Without it
         an out-of-date schema is refused with a message saying what to run;
         an empty database is always initialised.
+    require_signature : bool, default=False
+        Register only artifacts whose model digest is signed by a trusted key
+        (:mod:`glmops._signing`): then the metrics the gates read are the
+        training side's, not whatever an uploader wrote into model.json.
+    trusted_keys : sequence of str, default=()
+        Verifying keys (``ed25519:<public key>``), besides those in
+        GLMOPS_TRUSTED_KEYS (where HMAC secrets belong).
     """
 
     def __init__(
@@ -229,6 +237,8 @@ class Registry:
         require_approval: bool = False,
         artifact_options: Mapping[str, Any] | None = None,
         migrate: bool = False,
+        require_signature: bool = False,
+        trusted_keys: Sequence[str] = (),
     ) -> None:
         self.url = url or os.environ.get("GLMOPS_REGISTRY_URL") or DEFAULT_URL
         root = artifact_root or os.environ.get("GLMOPS_ARTIFACT_ROOT") or DEFAULT_ROOT
@@ -241,6 +251,13 @@ class Registry:
         self.policy = AccessPolicy.from_mapping(roles)
         self.gates = {k: list(v) for k, v in (gates or {}).items()}
         self.require_approval = require_approval
+        self.require_signature = require_signature
+        self.trusted = trusted_from_env(trusted_keys)
+        if require_signature and not self.trusted:
+            raise RegistryError(
+                "require_signature is on but no key is trusted: set GLMOPS_TRUSTED_KEYS or "
+                "registry.trusted_keys."
+            )
         self.engine = make_engine(self.url, timeout_s=timeout_s)
         try:
             ensure_schema(self.engine, migrate=migrate)
@@ -436,8 +453,12 @@ class Registry:
         _check_model_name(name)
         who = actor or self.actor
         self.policy.check(who, "register")
-        from glmops.artifact import read_artifact
+        from glmops.artifact import read_artifact, verify_artifact_signature
 
+        signed_by = None
+        if self.require_signature:  # before anything is stored
+            verify_artifact_signature(artifact, self.trusted)
+            signed_by = read_artifact(artifact, verify=False).manifest["signature"]["key_id"]
         digest, path = self.store.put(artifact)  # path: a verified local copy
         size = sum(f.stat().st_size for f in path.iterdir())
         loaded = read_artifact(path, verify=False)  # just verified by put()
@@ -484,7 +505,11 @@ class Registry:
                 name,
                 actor=who,
                 version=row.version,
-                after={"digest": digest, "status": "registered"},
+                after={
+                    "digest": digest,
+                    "status": "registered",
+                    **({"signed_by": signed_by} if signed_by else {}),
+                },
             )
             return self._info(session, model, row)
 
