@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -299,6 +300,16 @@ class Registry:
 
         return with_retries(attempt, what=what)
 
+    def _lock_store(self, session: Session) -> None:
+        """Serialise this transaction with gc's removals (SQLite's BEGIN IMMEDIATE already does).
+
+        A registration checks its stored artifact and inserts its row under
+        this lock; gc re-checks references and removes under it too, so a
+        version can never point at an artifact gc removed.
+        """
+        if self.engine.dialect.name == "postgresql":
+            session.execute(sa.text("SELECT pg_advisory_xact_lock(7061232)"))
+
     def _event(
         self,
         session: Session,
@@ -478,6 +489,9 @@ class Registry:
         self._ensure_model(name, task, who, description)
 
         def write(session: Session) -> VersionInfo:
+            self._lock_store(session)
+            if not self.store.has(digest):  # gc removed it after put() found it: store again
+                self.store.put(artifact)
             # the model row exists now; locking it serialises version numbering
             model = self._model_row(session, name, lock=True)
             if model.task != task:
@@ -1118,8 +1132,26 @@ class Registry:
             for d in self.store.digests()
             if d not in referenced and self.store.age_s(d) >= min_age_s
         ]
-        if not dry_run:
-            for digest in orphans:
-                self.store.remove(digest)
-            self.store.gc_temp(older_than_s=min_age_s)
-        return orphans
+        if dry_run:
+            return orphans
+
+        def remove_if_still_orphaned(session: Session, digest: str) -> bool:
+            # under the store lock: a registration that reused this digest since the
+            # listing either committed its row (seen here) or re-stores after we remove
+            self._lock_store(session)
+            used = session.scalar(
+                sa.select(VersionRow.id).where(VersionRow.artifact_digest == digest).limit(1)
+            )
+            if used is not None or self.store.age_s(digest) < min_age_s:
+                return False
+            self.store.remove(digest)
+            return True
+
+        removed = []
+        for digest in orphans:
+            if self._write(
+                f"removing {digest[:12]}", partial(remove_if_still_orphaned, digest=digest)
+            ):
+                removed.append(digest)
+        self.store.gc_temp(older_than_s=min_age_s)
+        return removed
