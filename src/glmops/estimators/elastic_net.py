@@ -46,7 +46,7 @@ from glmops.core.path import (
     solve_path,
 )
 from glmops.core.stats import SufficientStats
-from glmops.engines.base import FoldStatistics, Split
+from glmops.engines.base import Engine, FoldStatistics, Split
 from glmops.engines.local import LocalEngine, check_fold_weights
 from glmops.errors import InvalidInputError
 from glmops.estimators._base import (
@@ -632,7 +632,7 @@ class ElasticNetCV(_LinearRegressor):
         n, p = X.shape
         splits: list[Split] = list(check_cv(self.cv).split(X, y))
         check_fold_weights(sw, splits)
-        engine = LocalEngine(X, y, sw, n_jobs=self.n_jobs)
+        engine: Engine = LocalEngine(X, y, sw, n_jobs=self.n_jobs)
         solver = choose_solver(n, p, self.solver)
         folds: FoldStatistics | None = None
         if solver == "covariance":

@@ -49,7 +49,7 @@ from glmops.core.irls import (
     solve_logistic_path,
 )
 from glmops.core.path import SOLVERS, alpha_grid, choose_solver
-from glmops.engines.base import Split
+from glmops.engines.base import Engine, Split
 from glmops.engines.local import LocalEngine
 from glmops.errors import ConvergenceWarning, InvalidInputError
 from glmops.estimators._base import (
@@ -875,7 +875,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, SparseInputEs
         )
         cv = check_cv(self.cv, y, classifier=True)
         splits: list[Split] = list(cv.split(X, y))
-        engine = LocalEngine(X, labels, weights, n_jobs=self.n_jobs)
+        engine: Engine = LocalEngine(X, labels, weights, n_jobs=self.n_jobs)
         scorer = check_scoring(self, scoring=self.scoring)
         # the default scorer, computed from the path directly (same value as
         # scikit-learn's, without its per-call validation)
