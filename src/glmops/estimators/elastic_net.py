@@ -201,15 +201,17 @@ class _LinearRegressor(RegressorMixin, SparseInputEstimator):  # type: ignore[mi
     intercept_: float
 
     def predict(self, X: Any) -> FloatArray:
-        """Predict with the fitted linear model.
+        """Return the predicted targets, ``X @ coef_ + intercept_``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples with the training features, in the same order.
 
         Returns
         -------
         ndarray of shape (n_samples,)
+            Predicted targets.
         """
         X = check_predict_input(self, X)
         return np.asarray(safe_sparse_dot(X, self.coef_) + self.intercept_)
