@@ -1,4 +1,4 @@
-"""Input checks shared by the estimators: one place, one message format.
+"""Input checks shared by the estimators and the metrics: one place, one message format.
 
 Messages follow scikit-learn's: name the field, what is expected and what was
 received, e.g. ``"sample_weight must be non-negative; got -1.0 at index 3."``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from glmops._typing import FloatArray
@@ -50,12 +51,30 @@ def check_target(y: Any, n_samples: int) -> FloatArray:
     return y_arr
 
 
-def check_sample_weight(sample_weight: Any, n_samples: int) -> FloatArray | None:
-    """Validate ``sample_weight``; return it as float64, or None for unit weights.
+def check_sample_weight(
+    sample_weight: Any, n_samples: int, *, equal_as_none: bool = False
+) -> npt.NDArray[np.float64] | None:
+    """Validate ``sample_weight``; return it as a float64 vector, or None.
 
-    Weights must be finite and non-negative with a positive sum; zeros are
-    allowed (those rows are ignored by the objective). A vector of equal
-    weights is returned as None so the solver takes its unit-weight path.
+    The one owner of this check: the estimators and the metrics accept and
+    refuse the same weights with the same messages. Weights must be finite
+    and non-negative with a positive sum; zeros are allowed (those rows do
+    not count). A scalar is broadcast to every row, as scikit-learn does.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,), scalar or None
+        The weights to check.
+    n_samples : int
+        Rows the weights must cover.
+    equal_as_none : bool, default=False
+        Return None for equal weights too, so a solver takes its
+        unit-weight path (the objective is the same).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) or None
+        None when ``sample_weight`` is None (or equal, with ``equal_as_none``).
     """
     if sample_weight is None:
         return None
@@ -108,6 +127,6 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> FloatArray | None
             expected="at least one positive weight",
             got=0.0,
         )
-    if np.all(sw == sw[0]):
+    if equal_as_none and np.all(sw == sw[0]):
         return None
     return sw

@@ -17,11 +17,9 @@ original scale; constant columns get a zero coefficient.
 
 from __future__ import annotations
 
-import os
+import functools
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -31,7 +29,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import assert_all_finite, check_is_fitted, validate_data
+from sklearn.utils.validation import assert_all_finite, validate_data
 
 from glmops._typing import FloatArray
 from glmops._validation import check_sample_weight, check_target
@@ -47,10 +45,25 @@ from glmops.core.path import (
     predict_support,
     solve_path,
 )
-from glmops.core.stats import CenteredProblem, SufficientStats, compute_stats
-from glmops.errors import ConvergenceWarning, InvalidInputError
+from glmops.core.stats import SufficientStats
+from glmops.engines.base import Engine, FoldStatistics, Split
+from glmops.engines.local import LocalEngine, check_fold_weights
+from glmops.errors import InvalidInputError
+from glmops.estimators._base import (
+    SparseInputEstimator,
+    canonical_csc,
+    check_predict_input,
+    warn_if_not_converged,
+)
+from glmops.estimators._cv import alpha_grids, check_alphas, check_l1_ratios, cv_results, select
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path"]
+
+_warn_if_not_converged = functools.partial(
+    warn_if_not_converged,
+    scale="the weighted variance of y",
+    advice="Increase max_iter, or check for badly scaled features.",
+)
 
 _COMMON_CONSTRAINTS: dict[str, list[Any]] = {
     "fit_intercept": ["boolean"],
@@ -80,24 +93,10 @@ def _validate_xy(
         ensure_all_finite=False,
     )
     if sp.issparse(X):
-        X = _canonical_csc(X)
+        X = canonical_csc(X)
     y_arr = check_target(y, X.shape[0])
-    sw = check_sample_weight(sample_weight, X.shape[0])
+    sw = check_sample_weight(sample_weight, X.shape[0], equal_as_none=True)
     return X, y_arr, sw
-
-
-def _canonical_csc(X: sp.spmatrix) -> sp.csc_matrix:
-    """Return X as CSC with sorted, summed entries, copying rather than mutating.
-
-    scipy allows duplicate (to be summed) and unsorted entries; the kernels
-    need neither, and sorting in place would reorder the caller's arrays.
-    """
-    csc = X.tocsc()
-    if csc.has_canonical_format:
-        return csc
-    csc = csc.copy() if csc is X else csc
-    csc.sum_duplicates()
-    return csc
 
 
 def _check_finite_stats(
@@ -127,24 +126,20 @@ def _check_finite_stats(
     )
 
 
+def _finite_stats_check(X: FloatArray | sp.spmatrix) -> Callable[[SufficientStats], None]:
+    """Return a check of one block's statistics: X's NaN/inf shows in the first ones."""
+
+    def check(stats: SufficientStats) -> None:
+        _check_finite_stats(X, np.diag(stats.sxx), stats.sxy, stats.syy)
+
+    return check
+
+
 def _penalty_scale(norms: FloatArray, standardize: bool) -> FloatArray:
     """Per-feature penalty scale: weighted std when standardising, else 1 (0: dead)."""
     if standardize:
         return np.sqrt(norms)
     return np.where(norms > 0, 1.0, 0.0)
-
-
-def _warn_if_not_converged(result: PathResult, tol: float, where: str) -> None:
-    if not np.all(result.converged):
-        k = int(np.flatnonzero(~result.converged)[0])
-        warnings.warn(
-            f"{where} did not converge at alpha={result.alphas[k]:.4g}: duality gap "
-            f"{result.dual_gaps[k]:.3e} > tolerance {result.tol_abs:.3e} "
-            f"(tol={tol} times the weighted variance of y). Increase max_iter, "
-            "or check for badly scaled features.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
 
 
 def _fit_path(
@@ -199,7 +194,30 @@ def _fit_path(
     )
 
 
-class ElasticNet(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+class _LinearRegressor(RegressorMixin, SparseInputEstimator):  # type: ignore[misc]
+    """Prediction from ``coef_`` and ``intercept_``, shared by the regressors."""
+
+    coef_: FloatArray
+    intercept_: float
+
+    def predict(self, X: Any) -> FloatArray:
+        """Return the predicted targets, ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples with the training features, in the same order.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Predicted targets.
+        """
+        X = check_predict_input(self, X)
+        return np.asarray(safe_sparse_dot(X, self.coef_) + self.intercept_)
+
+
+class ElasticNet(_LinearRegressor):
     """Linear regression with combined L1 and L2 priors, certified by duality gap.
 
     Minimises ``1/(2W) sum_i w_i (y_i - b0 - x_i.b)^2 + alpha*(l1_ratio*|b|_1
@@ -313,32 +331,6 @@ class ElasticNet(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.n_iter_ = int(result.n_iters[0])
         self.dual_gap_ = float(result.dual_gaps[0])
         return self
-
-    def predict(self, X: Any) -> FloatArray:
-        """Predict with the linear model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
-        return np.asarray(safe_sparse_dot(X, self.coef_) + self.intercept_)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
 
 class Lasso(ElasticNet):
@@ -468,7 +460,7 @@ def enet_path(
     )
     est._validate_params()
     Xv, yv, sw = _validate_xy(est, X, y, sample_weight)
-    alpha_arr = None if alphas is None else _check_alphas(alphas)
+    alpha_arr = None if alphas is None else check_alphas(alphas)
     _check_grid(eps, n_alphas)
     result = _fit_path(
         Xv,
@@ -512,130 +504,7 @@ def _check_grid(eps: Any, n_alphas: Any) -> None:
         )
 
 
-def _check_alphas(alphas: Any, *, positive: bool = False) -> FloatArray:
-    """Return ``alphas`` as a float array; refuse empty, non-finite or negative ones.
-
-    ``positive=True`` also refuses 0 (logistic fits need a penalty).
-    """
-    arr = np.asarray(alphas, dtype=np.float64).ravel()
-    bound = ">" if positive else ">="
-    low = np.any(arr <= 0) if positive else np.any(arr < 0)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or low:
-        raise InvalidInputError(
-            f"alphas must be a non-empty array of finite values {bound} 0; got {alphas!r}.",
-            field="alphas",
-            expected=f"non-empty array of finite values {bound} 0",
-            got=alphas,
-        )
-    return arr
-
-
-def _n_threads(n_jobs: int | None, n_tasks: int) -> int:
-    """Threads for ``n_tasks`` independent fits (joblib's meaning of ``n_jobs``)."""
-    if n_jobs is None:
-        return 1
-    if n_jobs < 0:
-        return max(1, min(n_tasks, (os.cpu_count() or 1) + 1 + n_jobs))
-    return max(1, min(n_tasks, n_jobs))
-
-
-def _parallel_map(fn: Callable[[Any], Any], items: list[Any], n_threads: int) -> list[Any]:
-    """Return ``[fn(x) for x in items]``, on ``n_threads`` threads when more than one.
-
-    The kernels release the GIL, so folds run truly in parallel; BLAS is held
-    to one thread meanwhile, since threads x BLAS threads oversubscribe the
-    cores (measured on 2 cores: a 5-fold logistic CV went from 2.9 s to
-    10.9 s with OpenBLAS's own threads competing).
-    """
-    if n_threads <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
-        return list(pool.map(fn, items))
-
-
-def _check_fold_weights(sw: FloatArray | None, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
-    """Every training and held-out set needs positive total weight."""
-    if sw is None:
-        return
-    for k, (train, test) in enumerate(splits):
-        for part, rows in (("training", train), ("held-out", test)):
-            if not sw[rows].sum() > 0:
-                raise InvalidInputError(
-                    f"sample_weight is zero on every {part} row of CV split {k}; "
-                    "the fold cannot be fitted or scored. Use other splits or weights.",
-                    field="sample_weight",
-                    expected=f"positive total weight on each {part} set",
-                    got=0.0,
-                )
-
-
-def _is_partition(splits: list[tuple[np.ndarray, np.ndarray]], n: int) -> bool:
-    """Whether the test sets partition the rows and each train set is its complement."""
-    held_out = np.concatenate([np.asarray(te) for _, te in splits])
-    if held_out.size != n or np.any(np.bincount(held_out, minlength=n) != 1):
-        return False
-    for train, test in splits:
-        both = np.concatenate([np.asarray(train), np.asarray(test)])
-        if both.size != n or np.any(np.bincount(both, minlength=n) != 1):
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class _FoldStatistics:
-    """Per-fold sufficient statistics from one pass over X.
-
-    ``test[k]`` are fold k's held-out statistics, ``train[k]`` its training
-    ones (``total - test[k]`` when the folds partition the rows) and ``full``
-    the centred problem on all rows (alpha grid and refit).
-    """
-
-    test: list[SufficientStats]
-    train: list[SufficientStats]
-    full: CenteredProblem
-
-    @classmethod
-    def compute(
-        cls,
-        X: FloatArray | sp.spmatrix,
-        y: FloatArray,
-        sw: FloatArray | None,
-        splits: list[tuple[np.ndarray, np.ndarray]],
-        fit_intercept: bool,
-    ) -> _FoldStatistics:
-        n, p = X.shape
-        w = np.ones(n) if sw is None else sw
-        shift_y = float(w @ y / w.sum()) if fit_intercept else 0.0
-
-        def checked(stats: SufficientStats) -> SufficientStats:
-            # X's finiteness shows in the first statistics computed from it
-            _check_finite_stats(X, np.diag(stats.sxx), stats.sxy, stats.syy)
-            return stats
-
-        # the first fold's means are the common shift (close to the global ones)
-        first = checked(
-            compute_stats(
-                X, y, sw, None if fit_intercept else np.zeros(p), shift_y, rows=splits[0][1]
-            )
-        )
-        test = [first] + [
-            checked(compute_stats(X, y, sw, first.x_shift, shift_y, rows=te))
-            for _, te in splits[1:]
-        ]
-        if _is_partition(splits, n):
-            total = test[0]
-            for s in test[1:]:
-                total = total + s
-            train = [total - s for s in test]
-        else:
-            total = compute_stats(X, y, sw, first.x_shift, shift_y)
-            train = [compute_stats(X, y, sw, first.x_shift, shift_y, rows=tr) for tr, _ in splits]
-        return cls(test, train, total.centered(fit_intercept))
-
-
-class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+class ElasticNetCV(_LinearRegressor):
     """Elastic net with the penalty chosen by K-fold cross-validation.
 
     For tall data the folds cost ONE pass over X: per-fold sufficient
@@ -682,9 +551,11 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
     alphas_ : ndarray of shape (n_l1_ratio, n_alphas) or (n_alphas,)
     mse_path_ : ndarray of shape (n_l1_ratio, n_alphas, n_folds) or (n_alphas, n_folds)
         Held-out (weighted) mean squared error, as scikit-learn.
-    cv_results_ : dict of ndarray
-        ``l1_ratio``, ``alpha``, ``mean_test_mse``, ``std_test_mse``,
-        ``split{k}_test_mse``, ``rank_test_mse`` over the flattened grid.
+    cv_results_ : dict
+        scikit-learn's ``GridSearchCV`` keys over the flattened grid:
+        ``param_alpha``, ``param_l1_ratio``, ``params``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score``, ``split{k}_test_score``; the
+        score is the negative held-out MSE (``neg_mean_squared_error``).
     coef_, intercept_, n_iter_, dual_gap_
         Of the refit on all data at the chosen point.
     """
@@ -731,18 +602,6 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.n_jobs = n_jobs
         self.selection = selection
 
-    def _l1_ratios(self) -> FloatArray:
-        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
-        if ratios.ndim != 1 or ratios.size == 0 or np.any((ratios < 0) | (ratios > 1)):
-            raise InvalidInputError(
-                f"The 'l1_ratio' parameter of {type(self).__name__} must be a float in "
-                f"[0, 1] or a non-empty list of such floats. Got {self.l1_ratio!r} instead.",
-                field="l1_ratio",
-                expected="float or list of floats in [0, 1]",
-                got=self.l1_ratio,
-            )
-        return ratios
-
     def fit(
         self,
         X: Any,
@@ -771,50 +630,53 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         """
         self._validate_params()
         X, y, sw = _validate_xy(self, X, y, sample_weight)
-        ratios = self._l1_ratios()
+        ratios = check_l1_ratios(self.l1_ratio, type(self).__name__)
         n, p = X.shape
-        splits = list(check_cv(self.cv).split(X, y))
-        _check_fold_weights(sw, splits)
+        splits: list[Split] = list(check_cv(self.cv).split(X, y))
+        check_fold_weights(sw, splits)
+        engine: Engine = LocalEngine(X, y, sw, n_jobs=self.n_jobs)
         solver = choose_solver(n, p, self.solver)
+        folds: FoldStatistics | None = None
         if solver == "covariance":
-            folds = _FoldStatistics.compute(X, y, sw, splits, self.fit_intercept)
-            full = folds.full
-            refit_backend: Backend = GramBackend(full)
-            grids = self._alpha_grids(full.c, _penalty_scale(full.norms, self.standardize), ratios)
-            fold_fn = self._statistics_folds(folds, ratios, grids)
+            folds = engine.fold_statistics(
+                splits, fit_intercept=self.fit_intercept, check=_finite_stats_check(X)
+            )
+            refit_backend: Backend = GramBackend(folds.full)
         else:
             refit_backend = make_backend(
                 X, y, sw, fit_intercept=self.fit_intercept, solver=solver, lazy_gram=False
             )
-            norms, c_full = refit_backend.norms, refit_backend.c
-            _check_finite_stats(X, norms, c_full, refit_backend.yy)
-            grids = self._alpha_grids(c_full, _penalty_scale(norms, self.standardize), ratios)
+            _check_finite_stats(X, refit_backend.norms, refit_backend.c, refit_backend.yy)
+        scale = _penalty_scale(refit_backend.norms, self.standardize)
+        grids = alpha_grids(
+            self.alphas,
+            ratios,
+            n_alphas=int(self.n_alphas),
+            eps=self.eps,
+            alpha_max=lambda r: compute_alpha_max(refit_backend.c, scale, r),
+        )
+        if folds is not None:
+            fold_fn = self._statistics_folds(folds, ratios, grids)
+        else:
             fold_fn = self._refit_folds(X, y, sw, splits, ratios, grids, solver)
         # one task per fold, each walking every l1_ratio's path on one backend
-        mse = np.empty((len(ratios), grids.shape[1], len(splits)))
-        done = [0]
-
-        def run_fold(k: int) -> FloatArray:
-            fold_mse: FloatArray = fold_fn(k)
-            if progress is not None:
-                done[0] += 1
-                progress(done[0], len(splits))
-            return fold_mse
-
-        n_threads = _n_threads(self.n_jobs, len(splits))
-        for k, fold_mse in enumerate(_parallel_map(run_fold, list(range(len(splits))), n_threads)):
-            mse[:, :, k] = fold_mse
-        best_i, best_j = self._select(mse, grids)
+        mse = np.stack(engine.map(fold_fn, range(len(splits)), progress), axis=2)
+        # greater is better, as scikit-learn's neg_mean_squared_error
+        scores = -mse
+        best_i, best_j = select(scores, grids, self.selection)
         self.l1_ratio_ = float(ratios[best_i])
         self.alpha_ = float(grids[best_i, best_j])
-        self._record_cv(mse, grids, ratios)
+        scalar = np.ndim(self.l1_ratio) == 0
+        self.alphas_ = grids[0] if scalar else grids
+        self.mse_path_ = mse[0] if scalar else mse
+        self.cv_results_ = cv_results(scores, grids, ratios)
         # refit on all data, warm-started down the chosen grid; the covariance
         # route reuses S_total, so the refit costs no pass over X
         refit = solve_path(
             refit_backend,
             grids[best_i, : best_j + 1],
             l1_ratio=self.l1_ratio_,
-            penalty_scale=_penalty_scale(refit_backend.norms, self.standardize),
+            penalty_scale=scale,
             positive=self.positive,
             tol=float(self.tol),
             max_iter=int(self.max_iter),
@@ -826,18 +688,9 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self.dual_gap_ = float(refit.dual_gaps[-1])
         return self
 
-    def _alpha_grids(self, c_full: FloatArray, scale: FloatArray, ratios: FloatArray) -> FloatArray:
-        if self.alphas is not None and not isinstance(self.alphas, Integral):
-            alphas = np.sort(_check_alphas(self.alphas))[::-1]
-            return np.tile(alphas, (len(ratios), 1))
-        n_alphas = int(self.alphas) if isinstance(self.alphas, Integral) else int(self.n_alphas)
-        return np.stack(
-            [alpha_grid(compute_alpha_max(c_full, scale, r), n_alphas, self.eps) for r in ratios]
-        )
-
     def _statistics_folds(
-        self, folds: _FoldStatistics, ratios: FloatArray, grids: FloatArray
-    ) -> Any:
+        self, folds: FoldStatistics, ratios: FloatArray, grids: FloatArray
+    ) -> Callable[[int], FloatArray]:
         """Return a fold -> mse (n_l1_ratio, n_alphas) function over fold statistics."""
 
         def fold_mse(k: int) -> FloatArray:
@@ -871,11 +724,11 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         X: FloatArray | sp.spmatrix,
         y: FloatArray,
         sw: FloatArray | None,
-        splits: list[tuple[np.ndarray, np.ndarray]],
+        splits: list[Split],
         ratios: FloatArray,
         grids: FloatArray,
         solver: str,
-    ) -> Any:
+    ) -> Callable[[int], FloatArray]:
         """Return a fold -> mse (n_l1_ratio, n_alphas) function refitting the fold."""
 
         def fold_mse(k: int) -> FloatArray:
@@ -898,64 +751,6 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):  # type: ignore[misc]
             return out
 
         return fold_mse
-
-    def _select(self, mse: FloatArray, grids: FloatArray) -> tuple[int, int]:
-        mean = mse.mean(axis=2)
-        flat_best = int(np.argmin(mean))
-        best_i, best_j = divmod(flat_best, mean.shape[1])
-        if self.selection == "1se":
-            n_folds = mse.shape[2]
-            se = mse[best_i, best_j].std(ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0.0
-            within = np.flatnonzero(mean[best_i] <= mean[best_i, best_j] + se)
-            best_j = int(within[np.argmax(grids[best_i, within])])
-        return best_i, best_j
-
-    def _record_cv(self, mse: FloatArray, grids: FloatArray, ratios: FloatArray) -> None:
-        scalar = np.ndim(self.l1_ratio) == 0
-        self.alphas_ = grids[0] if scalar else grids
-        self.mse_path_ = mse[0] if scalar else mse
-        n_l1, n_alphas, n_folds = mse.shape
-        flat = mse.reshape(n_l1 * n_alphas, n_folds)
-        mean = flat.mean(axis=1)
-        results: dict[str, np.ndarray] = {
-            "l1_ratio": np.repeat(ratios, n_alphas),
-            "alpha": grids.ravel(),
-            "mean_test_mse": mean,
-            "std_test_mse": flat.std(axis=1),
-        }
-        for k in range(n_folds):
-            results[f"split{k}_test_mse"] = flat[:, k]
-        order = np.argsort(mean, kind="stable")
-        rank = np.empty(len(mean), dtype=np.int64)
-        rank[order] = np.arange(1, len(mean) + 1)
-        results["rank_test_mse"] = rank
-        self.cv_results_ = results
-
-    def predict(self, X: Any) -> FloatArray:
-        """Predict with the refit model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
-        return np.asarray(safe_sparse_dot(X, self.coef_) + self.intercept_)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
 
 class LassoCV(ElasticNetCV):

@@ -18,7 +18,7 @@ reports the gap reached, in objective units.
 
 from __future__ import annotations
 
-import threading
+import functools
 import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -34,7 +34,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from glmops._typing import FloatArray
 from glmops._validation import check_sample_weight
@@ -49,11 +49,29 @@ from glmops.core.irls import (
     solve_logistic_path,
 )
 from glmops.core.path import SOLVERS, alpha_grid, choose_solver
+from glmops.engines.base import Engine, Split
+from glmops.engines.local import LocalEngine
 from glmops.errors import ConvergenceWarning, InvalidInputError
-from glmops.estimators.elastic_net import _check_alphas, _n_threads, _parallel_map
-from glmops.estimators.threshold import THRESHOLD_POLICIES, select_threshold
+from glmops.estimators._base import (
+    SparseInputEstimator,
+    canonical_csc,
+    check_predict_input,
+    warn_if_not_converged,
+)
+from glmops.estimators._cv import alpha_grids, check_alphas, check_l1_ratios, cv_results, select
+from glmops.estimators.threshold import (
+    THRESHOLD_POLICIES,
+    check_threshold_policy,
+    select_threshold,
+)
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
+
+_warn_if_not_converged = functools.partial(
+    warn_if_not_converged,
+    scale="the intercept-only log loss",
+    advice="Increase max_iter or tol, or check for badly scaled features (standardize=True).",
+)
 
 # share of saturated samples that signals quasi-complete separation
 _QUASI_SEPARATION_SHARE = 0.01
@@ -92,11 +110,8 @@ def _validate_xy(
     )
     check_classification_targets(y)
     if sp.issparse(X):
-        X = sp.csc_matrix(X)
-        if not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
-    sw = check_sample_weight(sample_weight, X.shape[0])
+        X = canonical_csc(X)
+    sw = check_sample_weight(sample_weight, X.shape[0], equal_as_none=True)
     return X, np.asarray(y), sw
 
 
@@ -179,19 +194,6 @@ def _penalty_scale(problem: LogisticProblem, standardize: bool) -> FloatArray:
     if standardize:
         return np.sqrt(problem.norms_w)
     return np.where(problem.norms_w > 0, 1.0, 0.0)
-
-
-def _warn_if_not_converged(result: LogisticPathResult, tol: float, where: str) -> None:
-    if not np.all(result.converged):
-        k = int(np.flatnonzero(~result.converged)[0])
-        warnings.warn(
-            f"{where} did not converge at alpha={result.alphas[k]:.4g}: duality gap "
-            f"{result.dual_gaps[k]:.3e} > tolerance {result.tol_abs:.3e} "
-            f"(tol={tol} times the intercept-only log loss). Increase max_iter or tol, "
-            "or check for badly scaled features (standardize=True).",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
 
 
 def _warn_if_separated(
@@ -293,14 +295,7 @@ class _LogisticPredictMixin:
     calibration_: CalibrationMap | None
 
     def _validated(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32],
-            reset=False,
-        )
+        return check_predict_input(self, X)
 
     def decision_function(self, X: Any) -> FloatArray:
         """Return the linear predictor (log-odds of ``classes_[1]`` for binary).
@@ -395,24 +390,15 @@ def _threshold_from_policy(
 def _check_threshold_use(estimator: Any, n_classes: int) -> None:
     """Refuse a threshold policy that cannot apply, before any fitting."""
     policy = estimator.threshold
-    if isinstance(policy, str) and policy != "max_f1":
-        target = estimator.threshold_target
-        upper = np.inf if policy == "min_cost" else 1.0
-        if target is None or not 0.0 < float(target) <= upper:
-            raise InvalidInputError(
-                f"threshold={policy!r} needs threshold_target in "
-                f"{'(0, inf)' if upper == np.inf else '(0, 1]'}; got {target!r}.",
-                field="threshold_target",
-                expected="(0, inf)" if upper == np.inf else "(0, 1]",
-                got=target,
-            )
-    if isinstance(estimator.threshold, str) and n_classes != 2:
+    if not isinstance(policy, str):
+        return
+    check_threshold_policy(policy, estimator.threshold_target)
+    if n_classes != 2:
         raise InvalidInputError(
-            f"threshold={estimator.threshold!r} applies to binary targets only; y has "
-            f"{n_classes} classes.",
+            f"threshold={policy!r} applies to binary targets only; y has {n_classes} classes.",
             field="threshold",
             expected="a number, or a policy with a binary target",
-            got=estimator.threshold,
+            got=policy,
         )
 
 
@@ -421,7 +407,7 @@ def _check_threshold_use(estimator: Any, n_classes: int) -> None:
 # --------------------------------------------------------------------------
 
 
-class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, SparseInputEstimator):  # type: ignore[misc]
     """Elastic-net logistic regression (binary or multinomial), certified by duality gap.
 
     Minimises ``1/W sum_i w_i logloss_i + alpha*(l1_ratio*|B|_1 +
@@ -608,11 +594,6 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):
         else:
             self.threshold_ = float(self.threshold)
 
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
 
 # --------------------------------------------------------------------------
 # logistic_path
@@ -690,7 +671,7 @@ def logistic_path(
         alpha_max = logistic_alpha_max(problem, scale, float(l1_ratio))
         alpha_arr = alpha_grid(alpha_max, int(n_alphas), float(eps))
     else:
-        alpha_arr = _check_alphas(alphas, positive=True)
+        alpha_arr = check_alphas(alphas, positive=True)
     result = solve_logistic_path(
         problem,
         alpha_arr,
@@ -730,7 +711,7 @@ def _held_out_log_loss(
 # --------------------------------------------------------------------------
 
 
-class _PathModel(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class _PathModel(_LogisticPredictMixin, ClassifierMixin, SparseInputEstimator):  # type: ignore[misc]
     """A fitted model at one point of a fold path, for scikit-learn scorers."""
 
     def __init__(self) -> None:
@@ -740,7 +721,7 @@ class _PathModel(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type
         return X
 
 
-class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, SparseInputEstimator):  # type: ignore[misc]
     """Logistic elastic net with the penalty chosen by cross-validation.
 
     Each (fold, l1_ratio) pair fits one warm-started path over the alpha
@@ -783,9 +764,11 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
     alphas_ : ndarray of shape (n_l1_ratio, n_alphas)
     scores_ : ndarray of shape (n_l1_ratio, n_alphas, n_folds)
         Held-out score of each fold at each grid point.
-    cv_results_ : dict of ndarray
-        ``param_alpha``, ``param_l1_ratio``, ``mean_test_score``,
-        ``std_test_score``, ``split{k}_test_score`` and ``rank_test_score``.
+    cv_results_ : dict
+        scikit-learn's ``GridSearchCV`` keys over the flattened grid:
+        ``param_alpha``, ``param_l1_ratio``, ``params``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score``, ``split{k}_test_score``; the
+        score is ``scoring``'s (greater is better).
     classes_, coef_, intercept_, n_iter_, dual_gap_, threshold_, calibration_
         Of the refitted model (see :class:`LogisticRegression`).
     """
@@ -840,17 +823,6 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         self.max_iter = max_iter
         self.n_jobs = n_jobs
 
-    def _l1_ratios(self) -> FloatArray:
-        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
-        if ratios.ndim != 1 or ratios.size == 0 or np.any((ratios < 0) | (ratios > 1)):
-            raise InvalidInputError(
-                f"l1_ratio must be a number or a list of numbers in [0, 1]; got {self.l1_ratio!r}.",
-                field="l1_ratio",
-                expected="values in [0, 1]",
-                got=self.l1_ratio,
-            )
-        return ratios
-
     def fit(
         self,
         X: Any,
@@ -878,7 +850,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
             The fitted estimator.
         """
         self._validate_params()
-        ratios = self._l1_ratios()
+        ratios = check_l1_ratios(self.l1_ratio, type(self).__name__)
         X, y, sw = _validate_xy(self, X, y, sample_weight)
         self.classes_, labels = _encode_labels(y)
         n_classes = self.classes_.shape[0]
@@ -893,21 +865,17 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
             standardize=self.standardize,
             solver=self.solver,
         )
-        resolved = full.solver
-        if self.alphas is None:
-            grids = np.array(
-                [
-                    alpha_grid(
-                        logistic_alpha_max(full, scale, float(r)), int(self.n_alphas), self.eps
-                    )
-                    for r in ratios
-                ]
-            )
-        else:
-            grid = np.sort(_check_alphas(self.alphas, positive=True))[::-1]
-            grids = np.tile(grid, (ratios.size, 1))
+        grids = alpha_grids(
+            self.alphas,
+            ratios,
+            n_alphas=int(self.n_alphas),
+            eps=self.eps,
+            alpha_max=lambda r: logistic_alpha_max(full, scale, r),
+            positive=True,
+        )
         cv = check_cv(self.cv, y, classifier=True)
-        splits = list(cv.split(X, y))
+        splits: list[Split] = list(cv.split(X, y))
+        engine: Engine = LocalEngine(X, labels, weights, n_jobs=self.n_jobs)
         scorer = check_scoring(self, scoring=self.scoring)
         # the default scorer, computed from the path directly (same value as
         # scikit-learn's, without its per-call validation)
@@ -917,27 +885,11 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         scores = np.zeros((ratios.size, n_alphas, len(splits)))
         fold_paths: dict[tuple[int, int], LogisticPathResult] = {}
 
-        done = [0]
-        lock = threading.Lock()
-
         def run(task: tuple[int, int]) -> None:
-            _run(task)
-            if progress is not None:
-                with lock:
-                    done[0] += 1
-                    progress(done[0], len(tasks))
-
-        def _run(task: tuple[int, int]) -> None:
             i, k = task
             train, test = splits[k]
-            w_train = None if weights is None else weights[train]
-            problem = make_logistic_problem(
-                X[train],
-                labels[train],
-                n_classes,
-                w_train,
-                fit_intercept=self.fit_intercept,
-                solver=resolved,
+            problem = engine.logistic_problem(
+                train, n_classes, fit_intercept=self.fit_intercept, solver=full.solver
             )
             result = solve_logistic_path(
                 problem,
@@ -964,13 +916,13 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         with warnings.catch_warnings():
             # the fold paths run to eps * alpha_max; their warnings would be noise
             warnings.simplefilter("ignore", ConvergenceWarning)
-            _parallel_map(run, tasks, _n_threads(self.n_jobs, len(tasks)))
-        i_best, a_best = self._select(scores, grids)
+            engine.map(run, tasks, progress)
+        i_best, a_best = select(scores, grids, self.selection)
         self.alphas_ = grids
         self.scores_ = scores
         self.alpha_ = float(grids[i_best, a_best])
         self.l1_ratio_ = float(ratios[i_best])
-        self._record_cv(scores, grids, ratios)
+        self.cv_results_ = cv_results(scores, grids, ratios)
         # refit at the chosen point, warm-started from the folds' mean solution
         # (close to it: a few Newton steps instead of a path)
         chosen = [fold_paths[(i_best, k)] for k in range(len(splits))]
@@ -1023,39 +975,3 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, BaseEstimator
         model.threshold_ = 0.5
         model.calibration_ = None
         return model
-
-    def _select(self, scores: FloatArray, grids: FloatArray) -> tuple[int, int]:
-        mean = scores.mean(axis=2)
-        i_best, a_best = np.unravel_index(int(np.nanargmax(mean)), mean.shape)
-        if self.selection == "min":
-            return int(i_best), int(a_best)
-        n_folds = scores.shape[2]
-        se = scores[i_best, a_best].std(ddof=1) / np.sqrt(n_folds) if n_folds > 1 else 0.0
-        bar = mean[i_best, a_best] - se
-        # largest alpha (most regularised) within one standard error, same l1_ratio
-        ok = np.flatnonzero(mean[i_best] >= bar)
-        j = ok[np.argmax(grids[i_best, ok])]
-        return int(i_best), int(j)
-
-    def _record_cv(self, scores: FloatArray, grids: FloatArray, ratios: FloatArray) -> None:
-        n_l1, n_alphas, n_folds = scores.shape
-        flat = scores.reshape(n_l1 * n_alphas, n_folds)
-        mean = flat.mean(axis=1)
-        results: dict[str, FloatArray] = {
-            "param_alpha": grids.ravel().copy(),
-            "param_l1_ratio": np.repeat(ratios, n_alphas),
-            "mean_test_score": mean,
-            "std_test_score": flat.std(axis=1),
-        }
-        for k in range(n_folds):
-            results[f"split{k}_test_score"] = flat[:, k].copy()
-        order = np.argsort(-mean, kind="stable")
-        rank = np.empty(mean.shape[0], dtype=np.int64)
-        rank[order] = np.arange(1, mean.shape[0] + 1)
-        results["rank_test_score"] = rank
-        self.cv_results_ = results
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags

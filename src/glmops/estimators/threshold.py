@@ -16,9 +16,45 @@ from sklearn.metrics import precision_recall_curve
 from glmops._typing import FloatArray
 from glmops.errors import InvalidInputError
 
-__all__ = ["THRESHOLD_POLICIES", "select_threshold"]
+__all__ = ["THRESHOLD_POLICIES", "check_threshold_policy", "select_threshold"]
 
 THRESHOLD_POLICIES = ("max_f1", "target_precision", "target_recall", "min_cost")
+
+
+def check_threshold_policy(policy: str, target: float | None) -> float | None:
+    """Refuse an unknown policy, or a target outside the policy's range.
+
+    Parameters
+    ----------
+    policy : str
+        One of :data:`THRESHOLD_POLICIES`.
+    target : float or None
+        Precision or recall in (0, 1], or the cost ratio in (0, inf).
+
+    Returns
+    -------
+    float or None
+        The target as a float; None for ``"max_f1"``, which takes none.
+    """
+    if policy not in THRESHOLD_POLICIES:
+        raise InvalidInputError(
+            f"threshold policy must be one of {THRESHOLD_POLICIES}; got {policy!r}.",
+            field="threshold",
+            expected=" | ".join(THRESHOLD_POLICIES),
+            got=policy,
+        )
+    if policy == "max_f1":
+        return None
+    interval = "(0, inf)" if policy == "min_cost" else "(0, 1]"
+    upper = np.inf if policy == "min_cost" else 1.0
+    if target is None or not 0.0 < float(target) <= upper:
+        raise InvalidInputError(
+            f"threshold policy {policy!r} needs threshold_target in {interval}; got {target!r}.",
+            field="threshold_target",
+            expected=interval,
+            got=target,
+        )
+    return float(target)
 
 
 def select_threshold(
@@ -57,40 +93,24 @@ def select_threshold(
         The threshold, in [0, 1]; one ulp above the top score (possibly just
         above 1) when the policy predicts no positive at all.
     """
-    if policy not in THRESHOLD_POLICIES:
-        raise InvalidInputError(
-            f"threshold policy must be one of {THRESHOLD_POLICIES}; got {policy!r}.",
-            field="threshold",
-            expected=" | ".join(THRESHOLD_POLICIES),
-            got=policy,
-        )
-    if policy != "max_f1":
-        upper = np.inf if policy == "min_cost" else 1.0
-        if target is None or not (0.0 < float(target) <= upper):
-            raise InvalidInputError(
-                f"threshold policy {policy!r} needs threshold_target in "
-                f"{'(0, inf)' if upper == np.inf else '(0, 1]'}; got {target!r}.",
-                field="threshold_target",
-                expected="(0, inf)" if upper == np.inf else "(0, 1]",
-                got=target,
-            )
+    goal = check_threshold_policy(policy, target)
     y = np.asarray(y_true).astype(np.int64)
     p = np.asarray(proba, dtype=np.float64)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     precision, recall, thresholds = precision_recall_curve(y, p, sample_weight=w)
     # the last (precision, recall) pair has no threshold (recall 0)
     precision, recall = precision[:-1], recall[:-1]
-    if policy == "max_f1":
+    if goal is None:  # max_f1
         with np.errstate(invalid="ignore", divide="ignore"):
             f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0)
         return float(thresholds[int(np.argmax(f1))])
     if policy == "target_precision":
-        ok = np.flatnonzero(precision >= float(target))  # type: ignore[arg-type]
+        ok = np.flatnonzero(precision >= goal)
         return float(thresholds[ok[0]]) if ok.size else 1.0
     if policy == "target_recall":
-        ok = np.flatnonzero(recall >= float(target))  # type: ignore[arg-type]
+        ok = np.flatnonzero(recall >= goal)
         return float(thresholds[ok[-1]]) if ok.size else 0.0
-    return _min_cost_threshold(y, p, w, float(target))  # type: ignore[arg-type]
+    return _min_cost_threshold(y, p, w, goal)
 
 
 def _min_cost_threshold(

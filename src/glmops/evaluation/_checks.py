@@ -13,7 +13,6 @@ from glmops.errors import InvalidInputError
 
 __all__ = [
     "as_float_vector",
-    "check_weight",
     "class_indices",
     "json_label",
 ]
@@ -58,31 +57,6 @@ def as_float_vector(values: Any, field: str, n: int | None = None) -> npt.NDArra
             got="NaN/inf",
         )
     return arr
-
-
-def check_weight(sample_weight: Any, n: int) -> npt.NDArray[np.float64] | None:
-    """Return ``sample_weight`` as a float64 vector, or None when it is None.
-
-    Weights must be finite and non-negative with a positive sum.
-    """
-    if sample_weight is None:
-        return None
-    w = as_float_vector(sample_weight, "sample_weight", n)
-    if np.any(w < 0):
-        raise InvalidInputError(
-            f"sample_weight must be non-negative; got {float(w.min())}.",
-            field="sample_weight",
-            expected="non-negative values",
-            got=float(w.min()),
-        )
-    if not w.sum() > 0:
-        raise InvalidInputError(
-            "sample_weight must have a positive sum; got 0.",
-            field="sample_weight",
-            expected="positive sum",
-            got=0.0,
-        )
-    return w
 
 
 def class_indices(y_true: Any, classes: Sequence[Any] | npt.NDArray[Any]) -> npt.NDArray[np.intp]:

@@ -33,10 +33,10 @@ from sklearn.metrics import (
     root_mean_squared_error,
 )
 
+from glmops._validation import check_sample_weight
 from glmops.errors import InvalidInputError
 from glmops.evaluation._checks import (
     as_float_vector,
-    check_weight,
     class_indices,
     json_label,
 )
@@ -97,7 +97,7 @@ def weighted_quantile(
     The American Statistician, 50(4), 361-365.
     """
     x = as_float_vector(values, "values")
-    w = check_weight(sample_weight, x.shape[0])
+    w = check_sample_weight(sample_weight, x.shape[0])
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     if np.any((qs < 0) | (qs > 1)) or not np.all(np.isfinite(qs)):
         raise InvalidInputError(
@@ -138,7 +138,7 @@ def regression_metrics(
     """
     y = as_float_vector(y_true, "y_true")
     p = as_float_vector(y_pred, "y_pred", y.shape[0])
-    w = check_weight(sample_weight, y.shape[0])
+    w = check_sample_weight(sample_weight, y.shape[0])
     n = y.shape[0]
     resid = y - p
     unit = np.ones(n) if w is None else w
@@ -189,7 +189,7 @@ def _binary_inputs(
             expected="probabilities in [0, 1]",
             got=[float(p.min()), float(p.max())],
         )
-    w = check_weight(sample_weight, y.shape[0])
+    w = check_sample_weight(sample_weight, y.shape[0])
     return y, p, np.ones_like(y) if w is None else w
 
 
@@ -500,7 +500,7 @@ def classification_metrics(
     if n == 0:
         raise InvalidInputError("y_true is empty.", field="y_true", expected="rows", got=0)
     P = _check_proba(proba, n, len(labels))
-    w = check_weight(sample_weight, n)
+    w = check_sample_weight(sample_weight, n)
     if len(labels) == 2:
         return _binary_metrics(y_idx, P, labels, threshold, positive_class, w, k, n_bins)
     return _multinomial_metrics(y_idx, P, labels, w, n_bins)
@@ -663,7 +663,7 @@ def score_distribution(
     labels = list(classes)
     y_idx = class_indices(y_true, labels)
     s = as_float_vector(scores, "scores", y_idx.shape[0])
-    w = check_weight(sample_weight, y_idx.shape[0])
+    w = check_sample_weight(sample_weight, y_idx.shape[0])
     bins_n = _check_n_bins(n_bins)
     lo, hi = float(s.min()), float(s.max())
     if lo >= 0.0 and hi <= 1.0:

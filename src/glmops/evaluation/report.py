@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from glmops._validation import check_sample_weight
 from glmops.errors import InvalidInputError
-from glmops.evaluation._checks import as_float_vector, check_weight, class_indices, json_label
+from glmops.evaluation._checks import as_float_vector, class_indices, json_label
 from glmops.evaluation.metrics import (
     _binary_auc,
     _check_classes,
@@ -810,7 +811,7 @@ def _classification_section(data: ReportData) -> str:
         y_idx=y_idx,
         P=_check_proba(data.proba if data.proba is not None else [], y_idx.shape[0], len(labels)),
         labels=labels,
-        w=check_weight(data.sample_weight, y_idx.shape[0]),
+        w=check_sample_weight(data.sample_weight, y_idx.shape[0]),
         pos=_positive_index(labels, data.positive_class) if len(labels) == 2 else 0,
         threshold=float(data.threshold),
     )
@@ -821,7 +822,7 @@ def _classification_section(data: ReportData) -> str:
 def _regression_section(data: ReportData) -> str:
     y = as_float_vector(data.y_true, "y_true")
     p = as_float_vector(data.y_pred, "y_pred", y.shape[0])
-    w = check_weight(data.sample_weight, y.shape[0])
+    w = check_sample_weight(data.sample_weight, y.shape[0])
     resid = y - p
     n = y.shape[0]
     rows = np.arange(n)

@@ -92,10 +92,10 @@ def fold_coefficients(
             clf.fit(X[rows], y_fit[rows], sample_weight=sw)
             return np.atleast_2d(clf.coef_)
 
-    from glmops.estimators.elastic_net import _parallel_map
+    from glmops.engines.local import parallel_map
 
     trains = [train for train, _ in folds]
-    return np.stack(_parallel_map(fit, trains, n_jobs(model)))
+    return np.stack(parallel_map(fit, trains, n_jobs(model)))
 
 
 def training_scores(model: Model, data: CoercedTable) -> FloatArray:

@@ -362,27 +362,33 @@ def test_cv_results(helpers, l1_ratio):
     n_l1 = len(np.atleast_1d(l1_ratio))
     res = cv.cv_results_
     expected_keys = {
-        "l1_ratio",
-        "alpha",
-        "mean_test_mse",
-        "std_test_mse",
-        "rank_test_mse",
-        *(f"split{k}_test_mse" for k in range(4)),
+        "param_alpha",
+        "param_l1_ratio",
+        "mean_test_score",
+        "std_test_score",
+        "rank_test_score",
+        *(f"split{k}_test_score" for k in range(4)),
     }
-    assert set(res) == expected_keys
+    assert set(res) == expected_keys | {"params"}
     for key in expected_keys:
         assert res[key].shape == (n_l1 * 7,), key
+    # greater is better: the score is the negative held-out MSE
     mse = np.reshape(cv.mse_path_, (n_l1 * 7, 4))
-    np.testing.assert_array_equal(res["mean_test_mse"], mse.mean(axis=1))
-    np.testing.assert_array_equal(res["std_test_mse"], mse.std(axis=1))
+    np.testing.assert_array_equal(res["mean_test_score"], -mse.mean(axis=1))
+    np.testing.assert_array_equal(res["std_test_score"], mse.std(axis=1))
     for k in range(4):
-        np.testing.assert_array_equal(res[f"split{k}_test_mse"], mse[:, k])
-    np.testing.assert_array_equal(res["alpha"], np.ravel(cv.alphas_))
-    np.testing.assert_array_equal(res["l1_ratio"], np.repeat(np.atleast_1d(l1_ratio), 7))
-    assert sorted(res["rank_test_mse"]) == list(range(1, n_l1 * 7 + 1))
-    best = int(np.flatnonzero(res["rank_test_mse"] == 1)[0])
-    assert res["alpha"][best] == cv.alpha_
-    assert res["l1_ratio"][best] == cv.l1_ratio_
+        np.testing.assert_array_equal(res[f"split{k}_test_score"], -mse[:, k])
+    np.testing.assert_array_equal(res["param_alpha"], np.ravel(cv.alphas_))
+    np.testing.assert_array_equal(res["param_l1_ratio"], np.repeat(np.atleast_1d(l1_ratio), 7))
+    assert res["params"] == [
+        {"alpha": a, "l1_ratio": r}
+        for a, r in zip(res["param_alpha"], res["param_l1_ratio"], strict=True)
+    ]
+    assert sorted(res["rank_test_score"]) == list(range(1, n_l1 * 7 + 1))
+    best = int(np.flatnonzero(res["rank_test_score"] == 1)[0])
+    assert best == int(np.argmax(res["mean_test_score"]))
+    assert res["param_alpha"][best] == cv.alpha_
+    assert res["param_l1_ratio"][best] == cv.l1_ratio_
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])

@@ -362,9 +362,10 @@ def test_cv_grid_reports():
         "rank_test_score",
         *(f"split{k}_test_score" for k in range(3)),
     }
-    assert set(est.cv_results_) == keys
+    assert set(est.cv_results_) == keys | {"params"}
     res = est.cv_results_
-    assert all(v.shape == (10,) for v in res.values())
+    assert all(res[key].shape == (10,) for key in keys)
+    assert [p["alpha"] for p in res["params"]] == list(res["param_alpha"])
     np.testing.assert_array_equal(res["param_alpha"], est.alphas_.ravel())
     np.testing.assert_array_equal(res["param_l1_ratio"], np.repeat(ratios, 5))
     np.testing.assert_allclose(res["mean_test_score"], est.scores_.mean(axis=2).ravel())
