@@ -637,15 +637,11 @@ class Registry:
         cand_metrics, champ_metrics = candidate.metrics, current.metrics if current else None
         source = "registered holdout metrics"
         if evaluation_data is not None and rules:
-            from glmops.evaluation.model_report import evaluate_model
+            from glmops.evaluation.evaluate import evaluate
 
-            cand_metrics = evaluate_model(self.load(candidate.ref), evaluation_data)["metrics"][
-                "data"
-            ]
+            cand_metrics = evaluate(self.load(candidate.ref), evaluation_data).metrics
             if current is not None:
-                champ_metrics = evaluate_model(self.load(current.ref), evaluation_data)["metrics"][
-                    "data"
-                ]
+                champ_metrics = evaluate(self.load(current.ref), evaluation_data).metrics
             source = "the evaluation data"
         results = evaluate_gates(
             rules,
