@@ -183,8 +183,13 @@ def _class_labels(column: pa.ChunkedArray, model: Model, name: str) -> np.ndarra
     """Return the target as the model's class labels, matched by their text."""
     assert model.classes is not None  # a classifier has classes
     by_text = {str(c): c for c in model.classes}
-    labels = column.to_pylist()
-    unknown = sorted({str(v) for v in labels} - set(by_text))
+    # map each distinct value once (a window can hold millions of rows, few classes)
+    values = column.combine_chunks()
+    if pa.types.is_dictionary(values.type):  # count only the values the rows hold
+        values = values.dictionary_decode()
+    encoded = pc.dictionary_encode(values)
+    distinct = [str(v) for v in encoded.dictionary.to_pylist()]
+    unknown = sorted(set(distinct) - set(by_text))
     if unknown:
         raise InvalidInputError(
             f"The evaluation target has classes the model does not know: {unknown[:10]}.",
@@ -192,4 +197,6 @@ def _class_labels(column: pa.ChunkedArray, model: Model, name: str) -> np.ndarra
             expected=f"one of {list(by_text)}",
             got=unknown[:10],
         )
-    return np.asarray([by_text[str(v)] for v in labels], dtype=object)
+    labels = np.empty(len(distinct), dtype=object)
+    labels[:] = [by_text[v] for v in distinct]
+    return np.asarray(labels[encoded.indices.to_numpy(zero_copy_only=False)])
