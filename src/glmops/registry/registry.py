@@ -609,7 +609,9 @@ class Registry:
         gates : list of GateRule, optional
             Rules to apply instead of the registry's.
         evaluation_data : path, frame or table, optional
-            Labelled rows both versions are scored on.
+            Labelled rows both versions are scored on (through
+            :func:`glmops.evaluation.evaluate.evaluate`, weighted by each
+            model's training weight column when the rows hold it).
         actor : str, optional
             Who promotes.
 
