@@ -196,22 +196,24 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a saved model on labelled data, through its own pipeline."""
-    from glmops.evaluation.model_report import evaluate_model, model_card_for, report_for
+    from glmops.evaluation.evaluate import evaluate
+    from glmops.evaluation.model_report import model_card_for, report_for
     from glmops.model import load_model
 
     try:
         loaded = load_model(model)
-        result = evaluate_model(loaded, data)
+        result = evaluate(loaded, data)
     except (GlmopsError, ValueError) as exc:
         _fail(exc)
-    metrics = result["metrics"]["data"]
+    metrics = result.metrics
+    violations = [v.to_dict() for v in result.violations]
     if output is not None:
-        html = report_for(loaded, evaluation=result, model_card=model_card_for(loaded))
+        html = report_for(
+            loaded, metrics={"data": metrics}, scored=result, model_card=model_card_for(loaded)
+        )
         output.write_text(html, encoding="utf-8")
     if json_output:
-        out.print_json(
-            json.dumps({"metrics": metrics, "violations": result["violations"]}, default=str)
-        )
+        out.print_json(json.dumps({"metrics": metrics, "violations": violations}, default=str))
         return
     table = Table(title=f"glmops evaluate: {loaded.name} on {data.name}", show_header=False)
     table.add_column("metric", style="bold")
@@ -220,7 +222,7 @@ def evaluate(
         table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
     table.add_row("rows", str(metrics.get("n_samples")))
     out.print(table)
-    for v in result["violations"]:
+    for v in violations:
         console.print(
             f"[yellow]schema:[/] {v['column']!r} {v['kind']} in {v['n_rows']} row(s) "
             f"(e.g. {v['example']!r}); expected {v['expected']}"

@@ -7,16 +7,17 @@ module knows where those arrays live in a trained :class:`~glmops.model.Model`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from glmops._typing import FloatArray
 from glmops.model import Model
+
+if TYPE_CHECKING:
+    from glmops.evaluation.evaluate import Evaluation
 
 __all__ = [
     "HEADLINE_METRICS",
-    "evaluate_model",
     "headline_metrics",
     "model_card_for",
     "report_for",
@@ -117,18 +118,18 @@ def model_card_for(model: Model) -> str:
 def report_for(
     model: Model,
     *,
-    evaluation: dict[str, Any],
+    metrics: dict[str, dict[str, Any]],
+    scored: Evaluation | None = None,
     path: dict[str, Any] | None = None,
-    estimator: Any = None,
-    fold_coefs: FloatArray | None = None,
     model_card: str | None = None,
     created: str = "",
 ) -> str:
     """Return the self-contained HTML report of a trained (or re-evaluated) model.
 
-    ``evaluation`` holds ``metrics`` ({split: metrics}) and ``holdout``
-    (``y_true`` and ``proba`` or ``y_pred``, ``sample_weight``), as produced
-    by training or ``glmops evaluate``.
+    ``metrics`` maps a split name to its metrics (``train``/``holdout`` from
+    training, ``data`` from ``glmops evaluate``); ``scored`` is the
+    :class:`~glmops.evaluation.evaluate.Evaluation` whose rows the figures
+    (calibration, ROC, residuals) draw.
     """
     from glmops.evaluation import CoefData, CVData, PathData, ReportData, render_html_report
 
@@ -177,7 +178,6 @@ def report_for(
             sign_flips=flips,
             class_names=class_names,
         )
-    holdout = evaluation.get("holdout", {})
     notes = list(meta.get("notes", []))
     data = ReportData(
         title=f"Model report: {model.name}",
@@ -185,73 +185,18 @@ def report_for(
         model_name=model.name,
         created=created,
         summary=_summary(model),
-        metrics=evaluation.get("metrics", {}),
+        metrics=metrics,
         path=path_data,
         cv=cv_data,
         coefficients=coef_data,
-        y_true=holdout.get("y_true"),
-        proba=holdout.get("proba"),
+        y_true=None if scored is None else scored.y_true,
+        proba=None if scored is None else scored.proba,
         classes=model.classes,
         positive_class=model.classes[1] if model.task == "binary" and model.classes else None,
         threshold=model.threshold if model.threshold is not None else 0.5,
-        y_pred=holdout.get("y_pred"),
-        sample_weight=holdout.get("sample_weight"),
+        y_pred=None if scored is None else scored.y_pred,
+        sample_weight=None if scored is None else scored.sample_weight,
         model_card_markdown=model_card,
         notes=notes,
     )
     return render_html_report(data)
-
-
-def evaluate_model(model: Model, data: Any) -> dict[str, Any]:
-    """Score ``data`` (which must hold the target column) and return its metrics.
-
-    The rows go through the model's own pipeline, as in serving. Returns
-    ``{"metrics": {"data": ...}, "holdout": {...}, "violations": [...]}``
-    in the shape :func:`report_for` takes.
-    """
-    import pyarrow as pa
-
-    from glmops.data.readers import read_table
-    from glmops.errors import InvalidInputError
-    from glmops.evaluation import classification_metrics, regression_metrics
-
-    table = read_table(data)
-    if model.target not in table.column_names:
-        raise InvalidInputError(
-            f"The evaluation data has no target column {model.target!r}.",
-            field=model.target,
-            expected="the model's target column",
-            got=table.column_names,
-        )
-    target = table.column(model.target)
-    keep = pa.compute.is_valid(target)
-    table = table.filter(keep)
-    violations = [v.to_dict() for v in model.validate(table.drop_columns([model.target]))]
-    if model.task == "regression":
-        y = np.asarray(table.column(model.target).to_numpy(zero_copy_only=False), dtype=float)
-        pred = model.predict(table)
-        metrics = regression_metrics(y, pred)
-        holdout: dict[str, Any] = {"y_true": y, "y_pred": pred}
-    else:
-        assert model.classes is not None
-        labels = table.column(model.target).to_pylist()
-        by_text = {str(c): c for c in model.classes}
-        unknown = sorted({str(v) for v in labels} - set(by_text))
-        if unknown:
-            raise InvalidInputError(
-                f"The evaluation target has classes the model does not know: {unknown[:10]}.",
-                field=model.target,
-                expected=f"one of {list(by_text)}",
-                got=unknown[:10],
-            )
-        y = np.asarray([by_text[str(v)] for v in labels], dtype=object)
-        proba = model.predict_proba(table)
-        metrics = classification_metrics(
-            y,
-            proba,
-            model.classes,
-            threshold=model.threshold if model.threshold is not None else 0.5,
-            positive_class=model.classes[1] if model.task == "binary" else None,
-        )
-        holdout = {"y_true": y, "proba": proba}
-    return {"metrics": {"data": metrics}, "holdout": holdout, "violations": violations}

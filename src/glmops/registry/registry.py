@@ -660,7 +660,9 @@ class Registry:
         gates : list of GateRule, optional
             Rules to apply instead of the registry's.
         evaluation_data : path, frame or table, optional
-            Labelled rows both versions are scored on.
+            Labelled rows both versions are scored on (through
+            :func:`glmops.evaluation.evaluate.evaluate`, weighted by each
+            model's training weight column when the rows hold it).
         actor : str, optional
             Who promotes.
 
@@ -688,15 +690,11 @@ class Registry:
         cand_metrics, champ_metrics = candidate.metrics, current.metrics if current else None
         source = "registered holdout metrics"
         if evaluation_data is not None and rules:
-            from glmops.evaluation.model_report import evaluate_model
+            from glmops.evaluation.evaluate import evaluate
 
-            cand_metrics = evaluate_model(self.load(candidate.ref), evaluation_data)["metrics"][
-                "data"
-            ]
+            cand_metrics = evaluate(self.load(candidate.ref), evaluation_data).metrics
             if current is not None:
-                champ_metrics = evaluate_model(self.load(current.ref), evaluation_data)["metrics"][
-                    "data"
-                ]
+                champ_metrics = evaluate(self.load(current.ref), evaluation_data).metrics
             source = "the evaluation data"
         results = evaluate_gates(
             rules,

@@ -1,9 +1,11 @@
 """Training: from a ``glmops.yaml`` model spec to a saved, evaluated artifact.
 
 ``pipeline`` runs the stages (read, validate, split, preprocess, CV, refit,
-evaluate, stability, save); ``diagnostics`` holds what a fit records besides
-the model; ``scaffold`` writes a starter config from a table. This is the one
-lifecycle folder that builds estimators.
+evaluate, stability, save); ``estimator`` builds every estimator of a model
+(``estimator_for``), so all its fits share one set of solver settings;
+``diagnostics`` holds what a fit records besides the model; ``scaffold``
+writes a starter config from a table. This is the one lifecycle folder that
+builds estimators.
 """
 
 from __future__ import annotations

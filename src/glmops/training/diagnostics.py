@@ -1,14 +1,13 @@
-"""What training records about a fit besides the model: metrics, stability, paths.
+"""What training records about a fit besides the model: stability, paths, scales.
 
-Holdout and training metrics through the model's own pipeline, coefficient
-stability across CV folds (and bootstrap resamples when asked), the
-regularization path and the CV grid summary for the report, and the
-coefficients on the original feature scale.
+Coefficient stability across CV folds (and bootstrap resamples when asked),
+the score the reference profile tracks, the regularization path and the CV
+grid summary for the report, and the coefficients on the original feature
+scale. Metrics come from :func:`glmops.evaluation.evaluate.evaluate`.
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
@@ -18,24 +17,17 @@ from glmops._typing import FloatArray, IntArray
 from glmops.config import ModelConfig
 from glmops.data.preprocessing import Preprocessor
 from glmops.data.schema import CoercedTable
-from glmops.data.split import Split
 from glmops.model import Model
+from glmops.training.estimator import FitData, estimator_for, fit_params, n_jobs
 
 __all__ = [
     "cv_summary",
-    "evaluate_splits",
     "fold_coefficients",
-    "n_jobs",
     "original_scale",
     "regularization_path",
     "stability",
     "training_scores",
 ]
-
-
-def n_jobs(model: ModelConfig) -> int:
-    """Return threads for independent fits: the config's ``n_jobs``, else every core."""
-    return model.n_jobs or max(1, os.cpu_count() or 1)
 
 
 def original_scale(pre: Preprocessor, coef: FloatArray, intercept: FloatArray) -> dict[str, Any]:
@@ -64,38 +56,26 @@ def original_scale(pre: Preprocessor, coef: FloatArray, intercept: FloatArray) -
     return {"coef": raw, "intercept": b0}
 
 
-def fold_coefficients(
-    X: FloatArray,
-    y_fit: np.ndarray,
-    w: FloatArray | None,
-    folds: list[tuple[IntArray, IntArray]],
-    model: ModelConfig,
-    alpha: float,
-    l1_ratio: float,
-    class_weight: Any,
-) -> FloatArray:
-    """Refit at the chosen penalty on each CV training part (for coefficient stability)."""
-    from glmops.estimators.elastic_net import ElasticNet
-    from glmops.estimators.logistic import LogisticRegression
+def fold_coefficients(fit: FitData, spec: ModelConfig, alpha: float, l1_ratio: float) -> FloatArray:
+    """Refit at the chosen penalty on each CV training part (for coefficient stability).
 
-    def fit(rows: IntArray) -> FloatArray:
-        sw = None if w is None else w[rows]
+    Returns
+    -------
+    ndarray of shape (n_folds, K, n_features_out)
+    """
+
+    def refit(rows: IntArray) -> FloatArray:
+        sw = None if fit.sample_weight is None else fit.sample_weight[rows]
+        est = estimator_for(spec, fit.classes, alpha=alpha, l1_ratio=l1_ratio)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if model.task == "regression":
-                est = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=model.cv.tol)
-                est.fit(X[rows], y_fit[rows], sample_weight=sw)
-                return np.atleast_2d(est.coef_)
-            clf = LogisticRegression(
-                alpha=alpha, l1_ratio=l1_ratio, tol=model.cv.tol, class_weight=class_weight
-            )
-            clf.fit(X[rows], y_fit[rows], sample_weight=sw)
-            return np.atleast_2d(clf.coef_)
+            est.fit(fit.X[rows], fit.y[rows], sample_weight=sw)
+        return np.atleast_2d(est.coef_)
 
     from glmops.engines.local import parallel_map
 
-    trains = [train for train, _ in folds]
-    return np.stack(parallel_map(fit, trains, n_jobs(model)))
+    trains = [train for train, _ in fit.folds]
+    return np.stack(parallel_map(refit, trains, n_jobs(spec)))
 
 
 def training_scores(model: Model, data: CoercedTable) -> FloatArray:
@@ -107,57 +87,14 @@ def training_scores(model: Model, data: CoercedTable) -> FloatArray:
     return proba[:, 1] if model.task == "binary" else proba.max(axis=1)
 
 
-def evaluate_splits(
-    model: Model,
-    train_data: CoercedTable,
-    holdout_data: CoercedTable,
-    y_train: np.ndarray,
-    y_holdout: np.ndarray,
-    w_all: FloatArray | None,
-    split: Split,
-) -> dict[str, Any]:
-    from glmops.evaluation import classification_metrics, model_health, regression_metrics
-
-    w_train = None if w_all is None else w_all[split.train]
-    w_hold = None if w_all is None else w_all[split.holdout]
-    out: dict[str, Any] = {"metrics": {}, "holdout": {}}
-    for label, data, y, w in (
-        ("train", train_data, y_train, w_train),
-        ("holdout", holdout_data, y_holdout, w_hold),
-    ):
-        decision = model.decision_function(data)
-        if model.task == "regression":
-            out["metrics"][label] = regression_metrics(y, decision, sample_weight=w)
-            if label == "holdout":
-                out["holdout"] = {"y_true": y, "y_pred": decision, "sample_weight": w}
-        else:
-            proba = model.proba_from_decision(decision)
-            assert model.classes is not None
-            out["metrics"][label] = classification_metrics(
-                y,
-                proba,
-                model.classes,
-                threshold=model.threshold if model.threshold is not None else 0.5,
-                positive_class=model.classes[1] if model.task == "binary" else None,
-                sample_weight=w,
-            )
-            if label == "holdout":
-                out["holdout"] = {"y_true": y, "proba": proba, "sample_weight": w}
-    out["health"] = model_health(
-        out["metrics"]["train"], out["metrics"]["holdout"], model.coef, task=model.task
-    )
-    return out
-
-
 def stability(
-    model: Model,
-    fold_coefs: FloatArray,
-    X: FloatArray,
-    y_fit: np.ndarray,
-    w: FloatArray | None,
-    spec: ModelConfig,
-    estimator: Any,
+    model: Model, fold_coefs: FloatArray, fit: FitData, spec: ModelConfig, estimator: Any
 ) -> dict[str, Any]:
+    """Return coefficient stability across the CV folds (and bootstrap resamples when asked).
+
+    The bootstrap refits are :func:`estimator_for` point fits at the chosen
+    penalty, so they solve the shipped model's problem.
+    """
     from glmops.evaluation import bootstrap_coefficients, coefficient_stability
 
     names = model.feature_names_out
@@ -166,37 +103,30 @@ def stability(
     stack = fold_coefs[:, 0, :] if squeeze else fold_coefs
     out: dict[str, Any] = {"cv_folds": coefficient_stability(stack, names, reference=ref)}
     if spec.bootstrap:
-        from glmops.estimators.elastic_net import ElasticNet
-        from glmops.estimators.logistic import LogisticRegression
-
         alpha, l1 = float(estimator.alpha_), float(estimator.l1_ratio_)
 
-        def fit(Xb: Any, yb: Any, wb: Any) -> FloatArray:
+        def refit(Xb: Any, yb: Any, wb: Any) -> FloatArray:
+            est = estimator_for(spec, fit.classes, alpha=alpha, l1_ratio=l1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                if spec.task == "regression":
-                    est: Any = ElasticNet(alpha=alpha, l1_ratio=l1, tol=spec.cv.tol)
-                else:
-                    est = LogisticRegression(alpha=alpha, l1_ratio=l1, tol=spec.cv.tol)
                 est.fit(Xb, yb, sample_weight=wb)
-                coef = np.atleast_2d(est.coef_)
-                return coef[0] if squeeze else coef
+            coef = np.atleast_2d(est.coef_)
+            return coef[0] if squeeze else coef
 
         boot = bootstrap_coefficients(
-            fit, X, y_fit, w, n_resamples=spec.bootstrap, random_state=spec.seed
+            refit,
+            fit.X,
+            fit.y,
+            fit.sample_weight,
+            n_resamples=spec.bootstrap,
+            random_state=spec.seed,
         )
         out["bootstrap"] = coefficient_stability(boot, names, reference=ref)
     return out
 
 
 def regularization_path(
-    model: Model,
-    X: FloatArray,
-    y_fit: np.ndarray,
-    w: FloatArray | None,
-    spec: ModelConfig,
-    estimator: Any,
-    class_weight: Any,
+    model: Model, fit: FitData, spec: ModelConfig, estimator: Any
 ) -> dict[str, Any]:
     """Return the regularization path at the chosen l1_ratio (for the report)."""
     from glmops.estimators.elastic_net import enet_path
@@ -206,28 +136,17 @@ def regularization_path(
     grids = np.atleast_2d(estimator.alphas_)
     ratios = list(spec.cv.l1_ratio)
     alphas = grids[ratios.index(l1)] if len(grids) > 1 else grids[0]
+    params = fit_params(spec, fit.classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if spec.task == "regression":
             alphas_out, coefs, _ = enet_path(
-                X,
-                y_fit,
-                l1_ratio=l1,
-                alphas=alphas,
-                sample_weight=w,
-                tol=spec.cv.tol,
-                fit_intercept=True,
+                fit.X, fit.y, l1_ratio=l1, alphas=alphas, sample_weight=fit.sample_weight, **params
             )
             coefs = np.asarray(coefs).T  # (n_alphas, p)
         else:
             alphas_out, raw, _, _ = logistic_path(
-                X,
-                y_fit,
-                l1_ratio=l1,
-                alphas=alphas,
-                sample_weight=w,
-                class_weight=class_weight,
-                tol=spec.cv.tol,
+                fit.X, fit.y, l1_ratio=l1, alphas=alphas, sample_weight=fit.sample_weight, **params
             )
             coefs = np.transpose(np.asarray(raw), (2, 0, 1))  # (n_alphas, K, p)
             if model.task != "multinomial":

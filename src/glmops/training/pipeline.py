@@ -32,23 +32,25 @@ from glmops.artifact import ArtifactInfo
 from glmops.config import GlmopsConfig, ModelConfig, config_hash, load_config
 from glmops.data.fingerprint import table_fingerprint
 from glmops.data.fitting import fit_preprocessor
+from glmops.data.preprocessing import Preprocessor
 from glmops.data.profile import build_profile, score_profile
 from glmops.data.readers import read_table
 from glmops.data.schema import CoercedTable, Schema, coerce_table, infer_schema, kind_of_type
 from glmops.data.spec import FeatureSpec, ResolvedFeature, resolve_feature
-from glmops.data.split import make_split
-from glmops.errors import ConfigError, DataLeakageWarning, InvalidInputError
+from glmops.data.split import Split, make_split
+from glmops.errors import DataLeakageWarning, InvalidInputError
+from glmops.evaluation.evaluate import Evaluation, evaluate
+from glmops.evaluation.stability import model_health
 from glmops.model import Model
 from glmops.training.diagnostics import (
     cv_summary,
-    evaluate_splits,
     fold_coefficients,
-    n_jobs,
     original_scale,
     regularization_path,
     stability,
     training_scores,
 )
+from glmops.training.estimator import FitData, estimator_for, fit_labels
 
 __all__ = ["TrainProgress", "TrainResult", "train", "train_model"]
 
@@ -88,6 +90,73 @@ class _Timer:
 
 def _noop(stage: str, done: int, total: int) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class _RunInputs:
+    """What one training run is given; fixed for all its stages."""
+
+    name: str
+    spec: ModelConfig
+    base_dir: Path
+    output_dir: Path | None
+    report: TrainProgress
+    write_report: bool
+    zip_artifact: bool
+    encrypt: bool
+    started: _dt.datetime
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The validate stage's output: the rows with a target, checked and split."""
+
+    table: pa.Table  # rows with a target value
+    n_dropped: int  # rows left out for having none
+    y: np.ndarray  # target of ``table``'s rows
+    weights: FloatArray | None  # of ``table``'s rows
+    classes: list[Any] | None
+    positive: Any
+    names: list[str]  # input features
+    split: Split
+    schema: Schema
+    data: CoercedTable  # ``table``'s features in canonical form
+    train_data: CoercedTable
+    fingerprint: str
+    notes: tuple[str, ...]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        """Return the training rows' target."""
+        return self.y[self.split.train]
+
+    @property
+    def w_train(self) -> FloatArray | None:
+        """Return the training rows' weights."""
+        return None if self.weights is None else self.weights[self.split.train]
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """The evaluate stage's output: metrics on both sides of the split."""
+
+    train: Evaluation
+    holdout: Evaluation
+    health: dict[str, Any]
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Return ``{"train": ..., "holdout": ...}`` as the artifact records it."""
+        return {"train": self.train.metrics, "holdout": self.holdout.metrics}
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """The save stage's output (all None when nothing was written)."""
+
+    info: ArtifactInfo | None
+    path: Path | None
+    report_path: Path | None
 
 
 # -- target ----------------------------------------------------------------------------
@@ -305,66 +374,7 @@ def _subset(data: CoercedTable, rows: IntArray) -> CoercedTable:
     )
 
 
-# -- fitting ------------------------------------------------------------------------------
-
-
-def _estimator(
-    model: ModelConfig, folds: list[tuple[IntArray, IntArray]], class_weight: Any
-) -> Any:
-    from glmops.estimators.elastic_net import ElasticNetCV
-    from glmops.estimators.logistic import LogisticRegressionCV
-
-    cv = model.cv
-    common: dict[str, Any] = {
-        "alphas": cv.alphas,
-        "n_alphas": cv.n_alphas,
-        "eps": cv.eps,
-        "l1_ratio": list(cv.l1_ratio),
-        "cv": folds,
-        "selection": cv.selection,
-        "tol": cv.tol,
-        "n_jobs": n_jobs(model),
-    }
-    if model.task == "regression":
-        return ElasticNetCV(**common)
-    threshold: Any = 0.5
-    target = None
-    if model.task == "binary":
-        policy = model.threshold.policy
-        threshold = model.threshold.value if policy == "fixed" else policy
-        target = model.threshold.target
-    return LogisticRegressionCV(
-        **common,
-        scoring=cv.scoring or "neg_log_loss",
-        class_weight=class_weight,
-        threshold=threshold,
-        threshold_target=target,
-        calibration=model.calibration,
-        max_iter=200,
-    )
-
-
-def _labels_for_fit(y: np.ndarray, model: ModelConfig, positive: Any) -> np.ndarray:
-    if model.task == "binary":
-        return np.asarray(y == positive, dtype=np.int64)
-    return y
-
-
-def _fit_class_weight(model: ModelConfig, classes: list[Any] | None) -> Any:
-    cw = model.class_weight
-    if cw is None or cw == "balanced":
-        return cw
-    assert classes is not None
-    mapping = {str(c): c for c in classes}
-    unknown = [k for k in cw if k not in mapping]
-    if unknown:
-        raise ConfigError(
-            f"class_weight names unknown class(es) {unknown}; classes: {classes}.",
-            path="class_weight",
-        )
-    if model.task == "binary":
-        return {int(mapping[k] == classes[1]): float(v) for k, v in cw.items()}
-    return {mapping[k]: float(v) for k, v in cw.items()}
+# -- lineage ------------------------------------------------------------------------------
 
 
 def redact_url(url: str) -> str:
@@ -496,241 +506,328 @@ def train_model(
     encrypt: bool = False,
 ) -> TrainResult:
     """Train one model config; see :func:`train`. ``data`` overrides the config's source."""
-    report = progress or _noop
-    timer = _Timer()
-    notes: list[str] = []
-    started = _dt.datetime.now(_dt.UTC)
-
-    with timer.stage("read"):
-        report("read", 0, 1)
-        if data is not None:
-            table = read_table(data)
-        elif spec.data.path is not None:
-            path = Path(spec.data.path).expanduser()
-            table = read_table(path if path.is_absolute() else (base_dir / path).resolve())
-        else:
-            assert spec.data.url is not None
-            table = read_table(spec.data.url, query=spec.data.query)
-        report("read", 1, 1)
-
-    with timer.stage("validate"):
-        report("validate", 0, 1)
-        y_all, has_target = _target_values(table, spec)
-        n_dropped = int((~has_target).sum())
-        if n_dropped:
-            notes.append(f"{n_dropped} row(s) without a target value were left out.")
-            table = table.filter(pa.array(has_target))
-            y_all = y_all[has_target]
-        if table.num_rows < 2 * spec.cv.n_folds:
-            raise InvalidInputError(
-                f"Only {table.num_rows} row(s) with a target; need at least "
-                f"{2 * spec.cv.n_folds} for {spec.cv.n_folds}-fold CV and a holdout.",
-                field="data",
-                expected=f">= {2 * spec.cv.n_folds} rows",
-                got=table.num_rows,
-            )
-        classes, positive = _check_target(y_all, spec)
-        w_all = _weights(table, spec)
-        names = _feature_names(table, spec)
-        split = make_split(
-            table,
-            y_all,
-            task=spec.task,
-            method=spec.split.method,
-            test_size=spec.split.test_size,
-            n_folds=spec.cv.n_folds,
-            seed=spec.seed,
-            weights=w_all,
-            time_column=spec.split.time_column,
-            group_column=spec.split.group_column,
-        )
-        train_table = table.take(pa.array(split.train))
-        w_train = None if w_all is None else w_all[split.train]
-        schema = _schema(train_table, names, spec, spec.target, w_train)
-        data_all = coerce_table(table.select(names), schema)
-        data_all.raise_for(("missing_column", "wrong_type"))
-        train_data = _subset(data_all, split.train)
-        holdout_data = _subset(data_all, split.holdout)
-        y_train, y_holdout = y_all[split.train], y_all[split.holdout]
-        leaks = _leakage_warnings(train_data, y_train, spec)
-        notes.extend(leaks)
-        lineage_columns = [
-            c
-            for c in (spec.data.weight, spec.split.time_column, spec.split.group_column)
-            if c is not None and c not in names
-        ]
-        fingerprint = table_fingerprint(table.select([*names, spec.target, *lineage_columns]))
-        report("validate", 1, 1)
-
-    with timer.stage("preprocess"):
-        report("preprocess", 0, 1)
-        features = _resolved(schema, spec)
-        pre, X_train = fit_preprocessor(
-            train_data,
-            schema,
-            features,
-            y=y_train,
-            target_kind=spec.task,
-            classes=classes,
-            positive=positive,
-            sample_weight=w_train,
-            folds=split.folds,
-        )
-        report("preprocess", 1, 1)
-
-    y_fit = _labels_for_fit(y_train, spec, positive)
-    class_weight = _fit_class_weight(spec, classes)
-    with timer.stage("cv"):
-        estimator = _estimator(spec, split.folds, class_weight)
-        estimator.fit(
-            X_train, y_fit, sample_weight=w_train, progress=lambda d, t: report("cv", d, t)
-        )
-
-    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64))
-    intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64))
-    trained = Model(
+    run = _RunInputs(
         name=name,
+        spec=spec,
+        base_dir=base_dir,
+        output_dir=output_dir,
+        report=progress or _noop,
+        write_report=write_report,
+        zip_artifact=zip_artifact,
+        encrypt=encrypt,
+        started=_dt.datetime.now(_dt.UTC),
+    )
+    timer = _Timer()
+    with timer.stage("read"):
+        table = _read(run, data)
+    with timer.stage("validate"):
+        prep = _validate(run, table)
+    with timer.stage("preprocess"):
+        pre, X_train = _preprocess(run, prep)
+    with timer.stage("cv"):
+        estimator, fit = _cross_validate(run, prep, X_train)
+    trained = _trained_model(run, prep, pre, estimator)
+    with timer.stage("evaluate"):
+        scores = _evaluate(run, trained, prep)
+    with timer.stage("stability"):
+        stability_info = _stability(run, trained, fit, estimator)
+    trained.metadata = _metadata(run, prep, trained, estimator, scores, stability_info)
+    finished = _dt.datetime.now(_dt.UTC)
+    saved = _Saved(None, None, None)
+    with timer.stage("save"):
+        if output_dir is not None:
+            run.report("save", 0, 1)
+            pages = _report_files(run, trained, scores, fit, estimator) if write_report else {}
+            saved = _save(run, trained, pages, timer.timings, finished)
+    return TrainResult(
+        name=name,
+        model=trained,
+        artifact=saved.info,
+        artifact_path=saved.path,
+        report_path=saved.report_path,
+        metrics=trained.metadata["metrics"],
+        timings=timer.timings,
+        warnings=list(prep.notes),
+    )
+
+
+def _read(run: _RunInputs, data: Any) -> pa.Table:
+    """Return the rows: ``data`` when given, else the config's file or query."""
+    run.report("read", 0, 1)
+    source = run.spec.data
+    if data is not None:
+        table = read_table(data)
+    elif source.path is not None:
+        path = Path(source.path).expanduser()
+        table = read_table(path if path.is_absolute() else (run.base_dir / path).resolve())
+    else:
+        assert source.url is not None  # the config requires a path or a url
+        table = read_table(source.url, query=source.query)
+    run.report("read", 1, 1)
+    return table
+
+
+def _validate(run: _RunInputs, table: pa.Table) -> _Prepared:
+    """Check the target, weights and features, split the rows and infer the schema."""
+    run.report("validate", 0, 1)
+    spec = run.spec
+    table, y, n_dropped = _rows_with_target(table, spec)
+    classes, positive = _check_target(y, spec)
+    weights = _weights(table, spec)
+    names = _feature_names(table, spec)
+    split = make_split(
+        table,
+        y,
         task=spec.task,
-        preprocessor=pre,
-        coef=coef,
-        intercept=intercept,
-        target=spec.target,
+        method=spec.split.method,
+        test_size=spec.split.test_size,
+        n_folds=spec.cv.n_folds,
+        seed=spec.seed,
+        weights=weights,
+        time_column=spec.split.time_column,
+        group_column=spec.split.group_column,
+    )
+    w_train = None if weights is None else weights[split.train]
+    schema = _schema(table.take(pa.array(split.train)), names, spec, spec.target, w_train)
+    data = coerce_table(table.select(names), schema)
+    data.raise_for(("missing_column", "wrong_type"))
+    train_data = _subset(data, split.train)
+    notes = [f"{n_dropped} row(s) without a target value were left out."] if n_dropped else []
+    notes.extend(_leakage_warnings(train_data, y[split.train], spec))
+    run.report("validate", 1, 1)
+    return _Prepared(
+        table=table,
+        n_dropped=n_dropped,
+        y=y,
+        weights=weights,
         classes=classes,
-        threshold=float(estimator.threshold_) if spec.task == "binary" else None,
+        positive=positive,
+        names=names,
+        split=split,
+        schema=schema,
+        data=data,
+        train_data=train_data,
+        fingerprint=_fingerprint(table, names, spec),
+        notes=tuple(notes),
+    )
+
+
+def _rows_with_target(table: pa.Table, spec: ModelConfig) -> tuple[pa.Table, np.ndarray, int]:
+    """Return (rows with a target, their target, rows left out); refuse too few rows."""
+    y, has_target = _target_values(table, spec)
+    n_dropped = int((~has_target).sum())
+    if n_dropped:
+        table = table.filter(pa.array(has_target))
+        y = y[has_target]
+    n_folds = spec.cv.n_folds
+    if table.num_rows < 2 * n_folds:
+        raise InvalidInputError(
+            f"Only {table.num_rows} row(s) with a target; need at least "
+            f"{2 * n_folds} for {n_folds}-fold CV and a holdout.",
+            field="data",
+            expected=f">= {2 * n_folds} rows",
+            got=table.num_rows,
+        )
+    return table, y, n_dropped
+
+
+def _fingerprint(table: pa.Table, names: list[str], spec: ModelConfig) -> str:
+    """Return the fingerprint of the columns training read (features, target, lineage)."""
+    lineage_columns = [
+        c
+        for c in (spec.data.weight, spec.split.time_column, spec.split.group_column)
+        if c is not None and c not in names
+    ]
+    return table_fingerprint(table.select([*names, spec.target, *lineage_columns]))
+
+
+def _preprocess(run: _RunInputs, prep: _Prepared) -> tuple[Preprocessor, FloatArray]:
+    """Fit the preprocessing on the training rows; return it and their design matrix."""
+    run.report("preprocess", 0, 1)
+    pre, X_train = fit_preprocessor(
+        prep.train_data,
+        prep.schema,
+        _resolved(prep.schema, run.spec),
+        y=prep.y_train,
+        target_kind=run.spec.task,
+        classes=prep.classes,
+        positive=prep.positive,
+        sample_weight=prep.w_train,
+        folds=prep.split.folds,
+    )
+    run.report("preprocess", 1, 1)
+    return pre, X_train
+
+
+def _cross_validate(run: _RunInputs, prep: _Prepared, X: FloatArray) -> tuple[Any, FitData]:
+    """Cross-validate the config's grid and refit at the chosen point."""
+    fit = FitData(
+        X=X,
+        y=fit_labels(prep.y_train, run.spec, prep.positive),
+        sample_weight=prep.w_train,
+        folds=prep.split.folds,
+        classes=prep.classes,
+    )
+    estimator = estimator_for(run.spec, fit.classes, cv=fit.folds)
+    estimator.fit(
+        fit.X, fit.y, sample_weight=fit.sample_weight, progress=lambda d, t: run.report("cv", d, t)
+    )
+    return estimator, fit
+
+
+def _trained_model(run: _RunInputs, prep: _Prepared, pre: Preprocessor, estimator: Any) -> Model:
+    """Return the fitted pipeline and coefficients as a :class:`Model` (no metadata yet)."""
+    task = run.spec.task
+    return Model(
+        name=run.name,
+        task=task,
+        preprocessor=pre,
+        coef=np.atleast_2d(np.asarray(estimator.coef_, dtype=np.float64)),
+        intercept=np.atleast_1d(np.asarray(estimator.intercept_, dtype=np.float64)),
+        target=run.spec.target,
+        classes=prep.classes,
+        threshold=float(estimator.threshold_) if task == "binary" else None,
         calibration=getattr(estimator, "calibration_", None),
     )
 
-    with timer.stage("evaluate"):
-        report("evaluate", 0, 1)
-        evaluation = evaluate_splits(
-            trained, train_data, holdout_data, y_train, y_holdout, w_all, split
-        )
-        report("evaluate", 1, 1)
 
-    with timer.stage("stability"):
-        fold_coefs = fold_coefficients(
-            X_train,
-            y_fit,
-            w_train,
-            split.folds,
-            spec,
-            float(estimator.alpha_),
-            float(estimator.l1_ratio_),
-            class_weight,
-        )
-        report("stability", 1, 2)
-        stability_info = stability(trained, fold_coefs, X_train, y_fit, w_train, spec, estimator)
-        report("stability", 2, 2)
+def _evaluate(run: _RunInputs, model: Model, prep: _Prepared) -> _Scores:
+    """Score both sides of the split through the model's pipeline, as serving will."""
+    run.report("evaluate", 0, 1)
+    weight = run.spec.data.weight
+    sides = [
+        evaluate(model, prep.table.take(pa.array(rows)), weight=weight)
+        for rows in (prep.split.train, prep.split.holdout)
+    ]
+    health = model_health(sides[0].metrics, sides[1].metrics, model.coef, task=model.task)
+    run.report("evaluate", 1, 1)
+    return _Scores(train=sides[0], holdout=sides[1], health=health)
 
-    path_data = regularization_path(trained, X_train, y_fit, w_train, spec, estimator, class_weight)
-    original = original_scale(pre, coef, intercept)
-    cv_info = cv_summary(estimator, spec)
-    train_scores = training_scores(trained, train_data)
-    lineage = {
-        "data_fingerprint": fingerprint,
+
+def _stability(run: _RunInputs, model: Model, fit: FitData, estimator: Any) -> dict[str, Any]:
+    """Refit on each fold (and bootstrap resample) at the chosen penalty."""
+    alpha, l1_ratio = float(estimator.alpha_), float(estimator.l1_ratio_)
+    fold_coefs = fold_coefficients(fit, run.spec, alpha, l1_ratio)
+    run.report("stability", 1, 2)
+    info = stability(model, fold_coefs, fit, run.spec, estimator)
+    run.report("stability", 2, 2)
+    return info
+
+
+def _lineage(run: _RunInputs, prep: _Prepared) -> dict[str, Any]:
+    """Return where the model came from: data, config, packages, code revision, seed."""
+    spec = run.spec
+    return {
+        "data_fingerprint": prep.fingerprint,
         "data_source": spec.data.path or redact_url(spec.data.url or ""),
         "n_rows": {
-            "read": table.num_rows + n_dropped,
-            "used": table.num_rows,
-            "train": len(split.train),
-            "holdout": len(split.holdout),
-            "dropped_no_target": n_dropped,
+            "read": prep.table.num_rows + prep.n_dropped,
+            "used": prep.table.num_rows,
+            "train": len(prep.split.train),
+            "holdout": len(prep.split.holdout),
+            "dropped_no_target": prep.n_dropped,
         },
         "config": _redacted_config(spec),
         "config_hash": config_hash(spec),
         "packages": _package_versions(),
-        "git": _git_revision(base_dir),
+        "git": _git_revision(run.base_dir),
         "seed": spec.seed,
     }
-    metadata = _json_ready(
+
+
+def _metadata(
+    run: _RunInputs,
+    prep: _Prepared,
+    model: Model,
+    estimator: Any,
+    scores: _Scores,
+    stability_info: dict[str, Any],
+) -> dict[str, Any]:
+    """Return the model's metadata (part of its digest), JSON-ready."""
+    spec = run.spec
+    original = original_scale(model.preprocessor, model.coef, model.intercept)
+    train_scores = training_scores(model, prep.train_data)
+    blocking = ("missing_column", "wrong_type")
+    metadata: dict[str, Any] = _json_ready(
         {
             "hyperparameters": {
                 "alpha": float(estimator.alpha_),
                 "l1_ratio": float(estimator.l1_ratio_),
-                "threshold": trained.threshold,
+                "threshold": model.threshold,
                 "calibration": spec.calibration,
                 "class_weight": spec.class_weight,
             },
-            "positive_class": positive,
-            "cv": cv_info,
-            "metrics": evaluation["metrics"],
-            "health": evaluation["health"],
+            "positive_class": prep.positive,
+            "cv": cv_summary(estimator, spec),
+            "metrics": scores.metrics,
+            "health": scores.health,
             "stability": stability_info,
             "coefficients": {
-                "names": trained.feature_names_out,
-                "standardized": coef,
+                "names": model.feature_names_out,
+                "standardized": model.coef,
                 "original": original["coef"],
                 "intercept_original": original["intercept"],
             },
             "profile": {
-                **build_profile(train_data, schema, sample_weight=w_train),
-                "score": score_profile(train_scores, sample_weight=w_train),
+                **build_profile(prep.train_data, prep.schema, sample_weight=prep.w_train),
+                "score": score_profile(train_scores, sample_weight=prep.w_train),
             },
             "schema_violations_in_training_data": [
-                v.to_dict()
-                for v in data_all.violations
-                if v.kind not in ("missing_column", "wrong_type")
+                v.to_dict() for v in prep.data.violations if v.kind not in blocking
             ],
-            "lineage": lineage,
-            "notes": notes,
+            "lineage": _lineage(run, prep),
+            "notes": list(prep.notes),
             "description": spec.description,
             "intended_use": spec.intended_use,
         }
     )
-    trained.metadata = metadata
-    finished = _dt.datetime.now(_dt.UTC)
+    return metadata
 
-    artifact_info = None
-    artifact_path = None
-    report_path = None
-    with timer.stage("save"):
-        if output_dir is not None:
-            report("save", 0, 1)
-            extra: dict[str, bytes] = {}
-            card = None
-            if write_report:
-                from glmops.evaluation.model_report import model_card_for, report_for
 
-                trained.digest = trained.content_digest()  # quoted by the report and card
+def _save(
+    run: _RunInputs,
+    model: Model,
+    pages: dict[str, bytes],
+    timings: dict[str, float],
+    finished: _dt.datetime,
+) -> _Saved:
+    """Write the artifact, with ``pages`` and ``run.json``, under ``output_dir``."""
+    assert run.output_dir is not None  # the caller saves only when there is a place
+    extra = dict(pages)
+    record = {
+        "started_at": run.started.isoformat(),
+        "finished_at": finished.isoformat(),
+        "timings_s": timings,
+        "host": platform.node(),
+        "user": _user(),
+    }
+    extra["run.json"] = json.dumps(record, indent=2, sort_keys=True).encode()
+    path = run.output_dir / (f"{run.name}.zip" if run.zip_artifact else run.name)
+    run.output_dir.mkdir(parents=True, exist_ok=True)
+    info = model.save(path, extra_files=extra, overwrite=True, encrypt=run.encrypt)
+    has_page = run.write_report and not run.zip_artifact and not run.encrypt
+    run.report("save", 1, 1)
+    return _Saved(info, path, path / "report.html" if has_page else None)
 
-                card = model_card_for(trained)
-                extra["MODEL_CARD.md"] = card.encode()
-                html = report_for(
-                    trained,
-                    evaluation=evaluation,
-                    path=path_data,
-                    estimator=estimator,
-                    fold_coefs=fold_coefs,
-                    model_card=card,
-                    created=started.strftime("%Y-%m-%d %H:%M UTC"),
-                )
-                extra["report.html"] = html.encode()
-            run = {
-                "started_at": started.isoformat(),
-                "finished_at": finished.isoformat(),
-                "timings_s": timer.timings,
-                "host": platform.node(),
-                "user": _user(),
-            }
-            extra["run.json"] = json.dumps(run, indent=2, sort_keys=True).encode()
-            artifact_path = output_dir / (f"{name}.zip" if zip_artifact else name)
-            output_dir.mkdir(parents=True, exist_ok=True)
-            artifact_info = trained.save(
-                artifact_path, extra_files=extra, overwrite=True, encrypt=encrypt
-            )
-            if write_report and not zip_artifact and not encrypt:
-                report_path = artifact_path / "report.html"
-            report("save", 1, 1)
-    return TrainResult(
-        name=name,
-        model=trained,
-        artifact=artifact_info,
-        artifact_path=artifact_path,
-        report_path=report_path,
-        metrics=metadata["metrics"],
-        timings=timer.timings,
-        warnings=notes,
+
+def _report_files(
+    run: _RunInputs, model: Model, scores: _Scores, fit: FitData, estimator: Any
+) -> dict[str, bytes]:
+    """Return ``MODEL_CARD.md`` and ``report.html`` for the artifact."""
+    from glmops.evaluation.model_report import model_card_for, report_for
+
+    path_data = regularization_path(model, fit, run.spec, estimator)
+    model.digest = model.content_digest()  # quoted by the report and card
+    card = model_card_for(model)
+    html = report_for(
+        model,
+        metrics=scores.metrics,
+        scored=scores.holdout,
+        path=path_data,
+        model_card=card,
+        created=run.started.strftime("%Y-%m-%d %H:%M UTC"),
     )
+    return {"MODEL_CARD.md": card.encode(), "report.html": html.encode()}
 
 
 def _user() -> str:

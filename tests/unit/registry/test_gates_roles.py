@@ -68,6 +68,8 @@ def test_failing_gates_block_promotion_and_force_is_audited(registry, artifacts)
 def test_gates_on_the_same_evaluation_data(registry, artifacts, tmp_path):
     from tests.unit.registry.conftest import _table
 
+    from glmops.evaluation.evaluate import evaluate
+
     for path in artifacts:
         registry.register("churn", path)
     registry.promote("churn", 1)
@@ -77,7 +79,8 @@ def test_gates_on_the_same_evaluation_data(registry, artifacts, tmp_path):
     assert info.version == 2
     event = registry.history("churn", limit=1)[0]
     assert event["after"]["gates_source"] == "the evaluation data"
-    assert event["after"]["gates"][0]["candidate"] is not None
+    scored = evaluate(registry.load("churn@2"), data)  # the gate scores through evaluate()
+    assert event["after"]["gates"][0]["candidate"] == scored.metrics["roc_auc"]
 
 
 def test_approval_needs_a_second_person(db_url, tmp_path, artifacts):
