@@ -57,12 +57,20 @@ _ALLOWED_TYPES = {
 
 
 class Refusal(Exception):  # noqa: N818 (a result, not a fault of ours)
-    """The request cannot be scored: an HTTP status and one entry per problem."""
+    """The request cannot be scored: an HTTP status and one entry per problem.
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]]) -> None:
+    ``reason`` is the error metric's label (``too_large`` for 413, else
+    ``invalid``, unless the refusing step names another: ``unauthenticated``,
+    ``not_found`` ...).
+    """
+
+    def __init__(
+        self, status: int, message: str, errors: list[dict[str, Any]], *, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors
+        self.reason = reason or ("too_large" if status == 413 else "invalid")
 
 
 @dataclass(frozen=True)
