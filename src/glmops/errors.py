@@ -7,6 +7,7 @@ bad input also subclass the builtin, so ``except ValueError`` keeps working::
       InvalidInputError(ValueError)   data / schema / payload: .field .expected .got
       ConfigError(ValueError)         .path like models[0].cv.n_folds
       SchemaValidationError(InvalidInputError)   .violations: every problem of a frame
+        ScoreOverflowError            .rows: rows whose linear score is not finite
       ArtifactError                   .path: the artifact file at fault
         ChecksumMismatch              a file's SHA-256 differs from MANIFEST.json
         UnsupportedFormatVersion      written by an unknown artifact format
@@ -43,6 +44,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailable",
     "SchemaValidationError",
+    "ScoreOverflowError",
     "SignatureError",
     "UnsupportedFormatVersion",
 ]
@@ -90,6 +92,15 @@ class SchemaValidationError(InvalidInputError):
             got=first.get("example"),
         )
         self.violations = violations
+
+
+class ScoreOverflowError(SchemaValidationError):
+    """Rows whose linear score is not finite: finite inputs far outside the training
+    range (1e308 times a coefficient). ``rows`` numbers them; they are never scored."""
+
+    def __init__(self, message: str, *, violations: list[dict[str, Any]], rows: list[int]) -> None:
+        super().__init__(message, violations=violations)
+        self.rows = rows
 
 
 class ArtifactError(GlmopsError):

@@ -13,7 +13,7 @@ import functools
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,21 +21,27 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from glmops._typing import FloatArray
+from glmops._typing import BoolArray, FloatArray, IntArray
 from glmops.artifact import ArtifactInfo, read_artifact, write_artifact
 from glmops.calibration import CalibrationMap
 from glmops.data.preprocessing import Preprocessor
 from glmops.data.readers import as_table
-from glmops.data.schema import CoercedTable, Violation
-from glmops.errors import ArtifactError, InvalidInputError, UnsupportedFormatVersion
+from glmops.data.schema import CoercedTable, Violation, coerce_table
+from glmops.errors import (
+    ArtifactError,
+    InvalidInputError,
+    ScoreOverflowError,
+    UnsupportedFormatVersion,
+)
 
-__all__ = ["MODEL_FORMAT_VERSION", "Model", "load_model"]
+__all__ = ["MODEL_FORMAT_VERSION", "OVERFLOW_EXPECTED", "Model", "ScoredTable", "load_model"]
 
 logger = logging.getLogger(__name__)
 
 MODEL_FORMAT_VERSION = 1
 Task = Literal["regression", "binary", "multinomial"]
 Records = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+OVERFLOW_EXPECTED = "values whose linear score is finite (these are far outside the training range)"
 
 
 def _json_label(value: Any) -> Any:
@@ -43,6 +49,25 @@ def _json_label(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+@dataclass
+class ScoredTable:
+    """A table checked against the feature manifest, and its linear scores.
+
+    ``decision`` (shape (n, K)) is None when a violation in ``blocking``
+    stops the table from being scored; rows whose score overflowed are
+    still in it (:meth:`Model.check_scores` finds them).
+    """
+
+    data: CoercedTable
+    blocking: list[Violation]
+    decision: FloatArray | None = None
+
+    @property
+    def counted(self) -> list[Violation]:
+        """Return the violations that do not block (encoded as in training, counted)."""
+        return [v for v in self.data.violations if v not in self.blocking]
 
 
 @dataclass
@@ -197,8 +222,96 @@ class Model:
             )
         return self.proba_from_decision(self.decision_function(data))
 
+    def score_table(self, table: pa.Table, *, refuse: Collection[str] = ()) -> ScoredTable:
+        """Check ``table`` against the feature manifest, then score it unless a row is blocked.
+
+        The one "validate, then score a table" of the server's batch path and
+        of batch scoring: what blocks is the pipeline's own rule (missing
+        column, wrong type, a null it does not impute) plus the violation
+        kinds in ``refuse``; everything else is encoded as in training and
+        left in :attr:`ScoredTable.counted`. Scores are computed with
+        overflow ignored: callers refuse those rows through
+        :meth:`check_scores`.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            Rows to score; columns are matched by name.
+        refuse : collection of str, default=()
+            Further violation kinds that block: ``"unexpected_column"`` (then a
+            column the manifest does not name is one), ``"out_of_range"``.
+
+        Returns
+        -------
+        ScoredTable
+        """
+        pre = self.preprocessor
+        data = coerce_table(table, pre.schema, allow_extra="unexpected_column" not in refuse)
+        blocking = pre.blocking_violations(data)
+        if refuse:
+            blocking += [v for v in data.violations if v.kind in refuse]
+        if blocking:
+            return ScoredTable(data, blocking)
+        with np.errstate(over="ignore", invalid="ignore"):
+            decision = pre.linear_predictor(data, self.coef, self.intercept)
+        return ScoredTable(data, blocking, decision)
+
+    @staticmethod
+    def check_scores(
+        decision: FloatArray,
+        *,
+        scored: BoolArray | None = None,
+        first_row: int = 0,
+        source: str = "the input",
+    ) -> None:
+        """Raise :class:`~glmops.errors.ScoreOverflowError` if a row's linear score is not finite.
+
+        A finite input far outside the training range (1e308 times a
+        coefficient) overflows the score; such a row is refused, never
+        answered with inf or NaN.
+
+        Parameters
+        ----------
+        decision : ndarray of shape (n,) or (n, K)
+            Linear scores.
+        scored : ndarray of bool of shape (n,), optional
+            The rows that were scored (default: all); the others are not checked.
+        first_row : int, default=0
+            Number of the first row (in the file, across chunks), for the error.
+        source : str, default="the input"
+            What the rows come from, for the message.
+        """
+        finite: BoolArray = np.isfinite(decision)
+        if finite.ndim == 2:
+            finite = np.all(finite, axis=1)
+        if scored is not None:
+            finite |= ~scored
+        if finite.all():
+            return
+        rows = (np.flatnonzero(~finite) + first_row).tolist()
+        raise ScoreOverflowError(
+            f"{len(rows)} row(s) of {source} cannot be scored, the first at row {rows[0]}: "
+            "their linear score overflows (values far outside the training range).",
+            violations=[
+                {
+                    "column": "(row)",
+                    "kind": "out_of_range",
+                    "expected": OVERFLOW_EXPECTED,
+                    "n_rows": len(rows),
+                    "example": rows[0],
+                }
+            ],
+            rows=rows,
+        )
+
     def proba_from_decision(self, decision: FloatArray) -> FloatArray:
-        """Map decision values to probabilities (calibration map, sigmoid or softmax)."""
+        """Map decision values to probabilities (calibration map, sigmoid or softmax).
+
+        ``decision`` is as :meth:`decision_function` returns it, or of shape
+        (n, 1) for a binary model (the (n, K) scores of the serving paths).
+        """
+        if decision.ndim == 2 and decision.shape[1] == 1:
+            decision = decision[:, 0]
         if self.calibration is not None:
             return self.calibration.predict_proba(decision)
         if decision.ndim == 1 and decision.shape[0] == 1:  # one row: plain floats, same values
@@ -235,13 +348,20 @@ class Model:
         assert self.classes is not None
         return np.asarray(self.classes, dtype=object)
 
-    def labels_from_proba(self, proba: FloatArray) -> np.ndarray:
-        """Return labels: binary at ``threshold`` (strictly above), multinomial by argmax."""
-        classes = self._class_array
+    def label_indices(self, proba: FloatArray) -> IntArray:
+        """Return each row's index into ``classes``: the one owner of threshold -> label.
+
+        Binary: the positive class when its probability is strictly above
+        ``threshold`` (0.5 when unset); multinomial: the most probable class.
+        """
         if self.task == "binary":
             cut = 0.5 if self.threshold is None else self.threshold
-            return np.asarray(classes[(proba[:, 1] > cut).astype(np.intp)])
-        return np.asarray(classes[np.argmax(proba, axis=1)])
+            return (proba[:, 1] > cut).astype(np.intp)
+        return np.asarray(np.argmax(proba, axis=1), dtype=np.intp)
+
+    def labels_from_proba(self, proba: FloatArray) -> np.ndarray:
+        """Return the labels of class probabilities (see :meth:`label_indices`)."""
+        return np.asarray(self._class_array[self.label_indices(proba)])
 
     def explain(self, data: Any) -> dict[str, Any]:
         """Return each input feature's contribution to the linear score.

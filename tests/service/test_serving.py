@@ -175,6 +175,26 @@ def test_auth_roles(registry, make_server):
         assert anon.get("/healthz").status_code == 200 and anon.get("/readyz").status_code == 200
 
 
+def test_each_refusal_is_counted_once_with_its_reason(registry, make_server):
+    """The scoring handler's one exit records every refusal (auth, routing, manifest)."""
+    srv = make_server(registry)
+    payload = {"instances": [RECORD]}
+    with srv.client(None) as anon, srv.client("t-read") as reader, srv.client() as admin:
+        assert anon.post("/v1/models/churn/predict", json=payload).status_code == 401
+        assert reader.post("/v1/models/churn/explain", json=payload).status_code == 403
+        for version in ("0", "x", "99"):  # malformed or unregistered: both not found
+            r = admin.post(f"/v1/models/churn/versions/{version}/predict", json=payload)
+            assert r.status_code == 404 and r.json()["request_id"] == r.headers["x-request-id"]
+        bad = admin.post("/v1/models/churn/predict", json={"instances": [{**RECORD, "x": "a"}]})
+        assert bad.status_code == 422
+        assert admin.get("/v1/models/nosuch").status_code == 404
+        metrics = admin.get("/metrics").text
+    for reason, n in (("unauthenticated", 1), ("forbidden", 1), ("not_found", 3), ("invalid", 1)):
+        assert f'glmops_request_errors_total{{model="churn",reason="{reason}"}} {n}.0' in metrics
+    assert 'model="churn",route="champion",status="422",version="1"} 1.0' in metrics
+    assert 'model="nosuch"' not in metrics
+
+
 def test_prediction_log_holds_one_row_per_prediction(registry, make_server):
     srv = make_server(
         registry,

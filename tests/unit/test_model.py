@@ -26,6 +26,7 @@ from glmops.errors import (
     ChecksumMismatch,
     DecryptionError,
     InvalidInputError,
+    ScoreOverflowError,
     UnsupportedFormatVersion,
 )
 from glmops.model import MODEL_FORMAT_VERSION, Model, load_model
@@ -489,6 +490,31 @@ def test_binary_predict_uses_the_threshold_strictly(binary: Model) -> None:
     assert cut.tolist() == [negative, positive, negative]
 
 
+def test_label_indices_are_the_one_threshold_rule(binary: Model, multinomial: Model) -> None:
+    proba = np.array([[0.5, 0.5], [0.4999, 0.5001], [0.9, 0.1]])
+    cut = dataclasses.replace(binary, threshold=0.5)
+    assert cut.label_indices(proba).tolist() == [0, 1, 0]
+    assert dataclasses.replace(binary, threshold=0.05).label_indices(proba).tolist() == [1, 1, 1]
+    assert dataclasses.replace(binary, threshold=None).label_indices(proba).tolist() == [0, 1, 0]
+    three = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+    assert multinomial.label_indices(three).tolist() == [1, 0]
+    assert multinomial.classes is not None
+    assert multinomial.labels_from_proba(three).tolist() == [
+        multinomial.classes[1],
+        multinomial.classes[0],
+    ]
+
+
+def test_proba_from_decision_takes_the_serving_paths_n_by_1_scores(binary: Model) -> None:
+    decision = binary.decision_function(RECORDS)
+    np.testing.assert_array_equal(
+        binary.proba_from_decision(decision[:, None]), binary.proba_from_decision(decision)
+    )
+    np.testing.assert_array_equal(
+        binary.proba_from_decision(decision[:1, None]), binary.predict_proba(RECORDS[0])
+    )
+
+
 def test_binary_predict_matches_proba_and_threshold(binary: Model) -> None:
     assert binary.threshold is not None and 0.0 < binary.threshold < 1.0
     table = _table("binary", n=200, seed=11).drop_columns(["y"])
@@ -501,3 +527,47 @@ def test_content_digest_is_the_saved_digest(any_model: Model, tmp_path: Path) ->
     """The report and card quote the digest before the artifact exists: it must match."""
     info = any_model.save(tmp_path / "m", extra_files={"report.html": b"<html></html>"})
     assert any_model.content_digest() == info.digest == load_model(tmp_path / "m").digest
+
+
+# -- score_table and check_scores ------------------------------------------------------
+
+
+def test_score_table_scores_what_decision_function_scores(any_model: Model) -> None:
+    table = _table(any_model.task, n=50, seed=3).drop_columns(["y"])
+    scored = any_model.score_table(table)
+    assert scored.blocking == [] and scored.decision is not None
+    expected = any_model.decision_function(table)
+    np.testing.assert_allclose(scored.decision.reshape(expected.shape), expected, rtol=1e-12)
+
+
+def test_score_table_blocks_on_the_pipelines_rule_and_on_refused_kinds(binary: Model) -> None:
+    table = _table("binary", n=20, seed=4).drop_columns(["y"])
+    missing = binary.score_table(table.drop_columns(["x2"]))
+    assert missing.decision is None
+    assert [v.kind for v in missing.blocking] == ["missing_column"]
+    extra = table.append_column("extra", pa.array(range(20)))
+    counted = binary.score_table(extra)
+    assert counted.decision is not None and counted.blocking == []
+    refused = binary.score_table(extra, refuse=("unexpected_column",))
+    assert refused.decision is None
+    assert [(v.column, v.kind) for v in refused.blocking] == [("extra", "unexpected_column")]
+    schema = binary.preprocessor.schema
+    assert schema["x2"].maximum is not None
+    far = table.set_column(1, "x2", pa.array([schema["x2"].maximum + 100.0] * 20))
+    assert [v.kind for v in binary.score_table(far).counted] == ["out_of_range"]
+    blocked = binary.score_table(far, refuse=("out_of_range",))
+    assert blocked.decision is None and blocked.counted == []
+
+
+def test_check_scores_refuses_rows_whose_score_overflows() -> None:
+    Model.check_scores(np.array([[1.0], [-2.0]]))
+    decision = np.array([[1.0, 2.0], [np.inf, 0.0], [3.0, np.nan], [np.nan, np.nan]])
+    with pytest.raises(ScoreOverflowError, match=r"3 row\(s\) of f.csv .* first at row 11") as info:
+        Model.check_scores(decision, first_row=10, source="f.csv")
+    assert info.value.rows == [11, 12, 13]
+    assert info.value.violations[0]["kind"] == "out_of_range"
+    assert isinstance(info.value, InvalidInputError)
+    with pytest.raises(ScoreOverflowError) as info:
+        Model.check_scores(decision, scored=np.array([True, True, False, False]))
+    assert info.value.rows == [1]
+    Model.check_scores(decision, scored=np.array([True, False, False, False]))

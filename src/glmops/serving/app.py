@@ -21,7 +21,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -49,6 +49,9 @@ from glmops.serving.predlog import Entry, PredictionLog
 from glmops.serving.routing import Routes, Slot
 from glmops.serving.shadow import ShadowScorer
 
+if TYPE_CHECKING:
+    from glmops.model import Model
+
 __all__ = ["ServingState", "create_app"]
 
 logger = logging.getLogger("glmops.serving")
@@ -60,7 +63,6 @@ _JSON = "application/json"
 
 
 _SCORING_PATH = re.compile(r"^/v1/models/([^/]+)/(?:(predict|explain)|versions/([^/]+)/predict)$")
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 class _ServingApp(FastAPI):
@@ -68,7 +70,7 @@ class _ServingApp(FastAPI):
     middleware stack: ~15% of a single-row request's time went there (py-spy, 16
     connections). Everything else, errors included, behaves as a FastAPI route."""
 
-    scoring: dict[str, Handler]
+    glmops: ServingState
     on_error: Callable[[Request, Exception], Awaitable[Response]] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -82,30 +84,30 @@ class _ServingApp(FastAPI):
                 name, action, version = found.groups()
                 scope["app"] = self
                 scope["path_params"] = (
-                    {"name": name}
-                    if version is None
-                    else {
-                        "name": name,
-                        "version": version,
-                    }
+                    {"name": name} if version is None else {"name": name, "version": version}
                 )
                 request = Request(scope, receive)
                 try:
-                    response = await self.scoring[action or "version"](request)
+                    response = await score_request(request, self.glmops, action == "explain")
                 except Exception as exc:  # the answer the app's exception handlers give
-                    handler = next(
-                        (
-                            self.exception_handlers[cls]
-                            for cls in type(exc).__mro__
-                            if cls in self.exception_handlers
-                        ),
-                        self.on_error,
-                    )
-                    answered = handler(request, exc)
-                    response = await answered if inspect.isawaitable(answered) else answered
+                    response = await self._handled(request, exc)
                 await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+    async def _handled(self, request: Request, exc: Exception) -> Response:
+        """Return the answer of the app's exception handler for ``exc``."""
+        handler = next(
+            (
+                self.exception_handlers[cls]
+                for cls in type(exc).__mro__
+                if cls in self.exception_handlers
+            ),
+            self.on_error or unexpected,
+        )
+        answered = handler(request, exc)
+        response: Response = await answered if inspect.isawaitable(answered) else answered
+        return response
 
 
 class ServingState:
@@ -149,7 +151,6 @@ class ServingState:
             )
             self._policies[name] = found
         return found
-        self.started_at = time.time()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -284,8 +285,8 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
-    app.state.glmops = state
-    _routes(app, state)
+    app.glmops = app.state.glmops = state
+    _routes(app)
     _registry_routes(app, state)
     from glmops.serving.openapi import install_openapi
 
@@ -299,290 +300,358 @@ def _package_version() -> str:
     return str(__version__)
 
 
-def _routes(app: FastAPI, state: ServingState) -> None:
-    metrics = state.metrics
-    tokens = state.tokens
-    config = state.config
-    max_body = config.max_body_bytes
+# -- scoring: one handler for predict, explain and a pinned version's predict ----------
+#
+# The scoring routes are plain Starlette routes, dispatched by _ServingApp ahead of the
+# router: FastAPI's parameter machinery costs ~60 us a request, more than validating and
+# scoring a record. Their request schemas are documented per model by
+# glmops.serving.openapi. Every client error on the way is a Refusal; the handler's one
+# exit records it, or the answer, in the metrics.
 
-    def authorize(request: Request, role: str, model: str, rid: str) -> Caller | Response:
-        caller = tokens.caller(request.headers.get("authorization"))
-        if caller is None:
-            metrics.child(metrics.errors, model, "unauthenticated").inc()
-            response = _refused(
-                401, "A valid bearer token is required.", [{"field": "authorization"}], rid
-            )
-            response.headers["www-authenticate"] = "Bearer"
-            return response
-        if not caller.may(role):
-            metrics.child(metrics.errors, model, "forbidden").inc()
-            return _refused(
-                403,
-                f"{caller.actor!r} lacks the {role!r} role.",
-                [{"field": "authorization", "expected": f"a token with the {role} role"}],
-                rid,
-            )
-        return caller
 
-    async def read_rows(request: Request, model: str, rid: str) -> tuple[Rows, bool] | Response:
-        body = await _read_capped(request, max_body)
-        if body is None:
-            metrics.child(metrics.errors, model, "too_large").inc()
-            return _refused(
-                413,
-                f"The body exceeds {max_body} bytes.",
-                [{"field": "body", "expected": f"at most {max_body} bytes"}],
-                rid,
-            )
-        kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if kind in ARROW_TYPES:  # a typed table: no JSON to parse, the batch path at once
-            try:
-                return parse_arrow(body, state.policy), request.query_params.get(
-                    "explain", ""
-                ).lower() in ("1", "true")
-            except Refusal as exc:
-                metrics.child(
-                    metrics.errors, model, "too_large" if exc.status == 413 else "invalid"
-                ).inc()
-                return _refused(exc.status, str(exc), exc.errors, rid)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            metrics.child(metrics.errors, model, "malformed").inc()
-            return _refused(
-                400,
-                f"The body is not valid JSON: {exc}",
-                [{"field": "body", "expected": "a JSON object"}],
-                rid,
-            )
-        try:
-            rows = parse_payload(payload, state.policy)
-        except Refusal as exc:
-            metrics.child(
-                metrics.errors, model, "too_large" if exc.status == 413 else "invalid"
-            ).inc()
-            return _refused(exc.status, str(exc), exc.errors, rid)
-        return rows, bool(payload.get("explain", False)) if isinstance(payload, dict) else False
+@dataclasses.dataclass(slots=True)
+class _Call:
+    """One scoring request on its way: who asked for what, and the version that answers."""
 
-    def entity_of(request: Request, name: str, rows: Rows, rid: str) -> tuple[str, str | None]:
-        header = request.headers.get(config.entity_key_header)
-        if header:
-            return header, header
-        field = state.entity_keys.get(name)
-        if field is not None:
-            value = rows.record(0).get(field)
-            if value is not None:
-                return str(value), str(value)
-        return rid, None
+    request: Request
+    state: ServingState
+    name: str
+    label: str  # metric label of the name: the name if served, else UNKNOWN
+    rid: str
+    version: str | None  # a pinned version's path segment, as sent
+    slot: Slot | None = None
 
-    async def predict_with(
-        request: Request, name: str, pick: Callable[[Rows, str], Slot | None], explain: bool
-    ) -> Response:
-        started = time.perf_counter()
-        rid = _request_id(request)
-        label = name if name in state.host.routes else UNKNOWN  # bounded label values
-        caller = authorize(request, "predict", label, rid)
-        if isinstance(caller, Response):
-            return caller
-        got = await read_rows(request, label, rid)
-        if isinstance(got, Response):
-            return got
-        rows, explain_asked = got
-        key, entity = entity_of(request, name, rows, rid)
-        try:
-            slot = pick(rows, key)
-        except ModelNotFound as exc:
-            slot, missing = None, str(exc)
-        else:
-            missing = f"No model {name!r} is served."
-        if slot is None:
-            metrics.child(metrics.errors, label, "not_found").inc()
-            return _refused(404, missing, [{"field": "name", "got": name}], rid)
-        model = slot.model
-        version = slot.version_label
-        try:
-            scored = score_rows(model, rows, state.policy_for(name))
-        except Refusal as exc:
-            logger.info(
-                "refused",
-                extra={
-                    "request_id": rid,
-                    "model": name,
-                    "version": slot.version,
-                    "status": exc.status,
-                    "errors": exc.errors[:10],
-                },
-            )
-            _count_refusal(metrics, name, exc, model.preprocessor.schema.names)
-            metrics.child(metrics.requests, name, version, slot.route, str(exc.status)).inc()
-            return _refused(exc.status, str(exc), exc.errors, rid)
-        body: dict[str, Any] = {
-            "model": name,
-            "version": slot.version,
-            "route": slot.route,
-            "request_id": rid,
-        }
-        body["predictions"], observed = answer(model, scored.decision)
-        if explain or explain_asked:
-            body["contributions"] = _contributions(model, rows)
-        response = Response(orjson.dumps(body), media_type=_JSON, headers={"x-request-id": rid})
-        elapsed = time.perf_counter() - started
-        metrics.child(metrics.requests, name, version, slot.route, "200").inc()
-        metrics.child(metrics.latency, name, version, slot.route).observe(elapsed)
-        metrics.child(metrics.rows, name, version, slot.route).inc(rows.n)
-        histogram = metrics.value if model.task == "regression" else metrics.probability
-        metrics.observe_many(metrics.child(histogram, name, version), observed)
-        known = model.preprocessor.schema.names
-        for note in scored.notes:
-            feature = note.column if note.column in known else OTHER
-            metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
-        for feature, n in scored.missing.items():
-            metrics.child(metrics.missing, name, feature).inc(n)
-        state.log_rows(slot, rows, rid, entity, scored, elapsed * 1e3)
-        routes = state.host.routes.get(name)
-        if routes is not None and routes.shadow is not None and slot.route != "pinned":
-            state.shadow.submit((routes.shadow, rows, rid, entity, scored.decision))
-        return response
 
-    def by_alias(name: str) -> Callable[[Rows, str], Slot | None]:
-        def pick(_rows: Rows, key: str) -> Slot | None:
-            routes: Routes | None = state.host.routes.get(name)
-            return None if routes is None else routes.pick(key)
+@dataclasses.dataclass(slots=True)
+class _Answer:
+    """What scoring a call produced, for the response and what is recorded."""
 
-        return pick
+    rows: Rows
+    scored: Scored
+    entity: str | None
+    explain: bool
 
-    # The scoring routes are plain Starlette routes: FastAPI's parameter machinery
-    # costs ~60 us a request, more than validating and scoring a record. Their
-    # request schemas are documented per model by glmops.serving.openapi.
 
-    async def predict(request: Request) -> Response:
-        """Score instances with the model's champion (or its canary, by entity key)."""
-        name = request.path_params["name"]
-        return await predict_with(request, name, by_alias(name), False)
-
-    async def explain(request: Request) -> Response:
-        """Score and return each feature's contribution to the linear score."""
-        name = request.path_params["name"]
-        return await predict_with(request, name, by_alias(name), True)
-
-    async def predict_version(request: Request) -> Response:
-        """Score with one explicit registered version (loaded on first use, verified)."""
-        name = request.path_params["name"]
-        version = request.path_params["version"]
-        if not version.isdigit() or int(version) < 1 or len(version) > 9:
-            rid = _request_id(request)
-            return _refused(
-                404,
-                f"Version {version!r} of {name!r} does not exist.",
-                [{"field": "version", "expected": "a version number", "got": version}],
-                rid,
-            )
-
-        label = name if name in state.host.routes else UNKNOWN
-        denied = authorize(request, "predict", label, _request_id(request))
-        if isinstance(denied, Response):  # no load for a caller who may not predict
-            return denied
-        try:  # a first use loads (and verifies) the version: off the event loop
-            slot: Slot | None = await run_in_threadpool(state.host.pinned, name, int(version))
-        except ModelNotFound:
-            slot = None
-
-        def pick(_rows: Rows, _key: str) -> Slot | None:
-            if slot is None:
-                raise ModelNotFound(f"Version {version} of {name!r} is not registered.")
-            return slot
-
-        return await predict_with(request, name, pick, False)
-
-    if isinstance(app, _ServingApp):
-        app.scoring = {"predict": predict, "explain": explain, "version": predict_version}
-    app.add_route("/v1/models/{name}/predict", predict, methods=["POST"], include_in_schema=False)
-    app.add_route("/v1/models/{name}/explain", explain, methods=["POST"], include_in_schema=False)
-    app.add_route(
-        "/v1/models/{name}/versions/{version}/predict",
-        predict_version,
-        methods=["POST"],
-        include_in_schema=False,
+async def score_request(request: Request, state: ServingState, explain: bool) -> Response:
+    """Answer a scoring request; its one exit records the outcome (metrics, log, shadow)."""
+    started = time.perf_counter()
+    name = request.path_params["name"]
+    call = _Call(
+        request,
+        state,
+        name,
+        name if name in state.host.routes else UNKNOWN,  # bounded label values
+        _request_id(request),
+        request.path_params.get("version"),
     )
+    try:
+        response = _answered(call, await _score(call, explain), started)
+    except Refusal as exc:
+        response = _refused_call(call, exc)
+    return response
 
-    @app.get("/v1/models", tags=["models"])
-    async def list_models(request: Request) -> Response:
-        """List the served models with their routes."""
-        rid = _request_id(request)
-        caller = authorize(request, "read", "", rid)
-        if isinstance(caller, Response):
-            return caller
-        return _json(
+
+async def _score(call: _Call, explain: bool) -> _Answer:
+    """Authenticate, read, route, validate and score; raise Refusal on a client error."""
+    state = call.state
+    if call.version is not None:
+        _check_version(call.name, call.version)
+    _authorize(call.request, state, "predict")
+    rows, explain_asked = await _read_rows(call.request, state)
+    key, entity = _entity_of(call, rows)
+    call.slot = _routed(call, key) if call.version is None else await _pinned(call, call.version)
+    scored = score_rows(call.slot.model, rows, state.policy_for(call.name))
+    return _Answer(rows, scored, entity, explain or explain_asked)
+
+
+def _check_version(name: str, version: str) -> None:
+    """Refuse a version segment that cannot be a version number (before anything else)."""
+    if not version.isdigit() or int(version) < 1 or len(version) > 9:
+        raise Refusal(
+            404,
+            f"Version {version!r} of {name!r} does not exist.",
+            [{"field": "version", "expected": "a version number", "got": version}],
+            reason="not_found",
+        )
+
+
+def _routed(call: _Call, key: str) -> Slot:
+    """Return the champion or canary that answers for ``key``."""
+    routes: Routes | None = call.state.host.routes.get(call.name)
+    if routes is None:
+        raise _not_found(call.name, f"No model {call.name!r} is served.")
+    return routes.pick(key)
+
+
+async def _pinned(call: _Call, version: str) -> Slot:
+    """Return the slot of an explicit version (a first use loads and verifies it: off
+    the event loop)."""
+    try:
+        return await run_in_threadpool(call.state.host.pinned, call.name, int(version))
+    except ModelNotFound as exc:
+        message = f"Version {version} of {call.name!r} is not registered."
+        raise _not_found(call.name, message) from exc
+
+
+def _not_found(name: str, message: str) -> Refusal:
+    return Refusal(404, message, [{"field": "name", "got": name}], reason="not_found")
+
+
+def _entity_of(call: _Call, rows: Rows) -> tuple[str, str | None]:
+    """Return (routing key, entity key or None): the header, the entity field, the request id."""
+    header = call.request.headers.get(call.state.config.entity_key_header)
+    if header:
+        return header, header
+    field = call.state.entity_keys.get(call.name)
+    if field is not None:
+        value = rows.record(0).get(field)
+        if value is not None:
+            return str(value), str(value)
+    return call.rid, None
+
+
+def _answered(call: _Call, done: _Answer, started: float) -> Response:
+    """Return the 200 answer; record it in the metrics, the log and the shadow queue."""
+    state, metrics, slot, name = call.state, call.state.metrics, call.slot, call.name
+    assert slot is not None  # set by _score before it returns
+    model = slot.model
+    body: dict[str, Any] = {
+        "model": name,
+        "version": slot.version,
+        "route": slot.route,
+        "request_id": call.rid,
+    }
+    body["predictions"], observed = answer(model, done.scored.decision)
+    if done.explain:
+        body["contributions"] = _contributions(model, done.rows)
+    response = Response(orjson.dumps(body), media_type=_JSON, headers={"x-request-id": call.rid})
+    elapsed = time.perf_counter() - started
+    version = slot.version_label
+    metrics.child(metrics.requests, name, version, slot.route, "200").inc()
+    metrics.child(metrics.latency, name, version, slot.route).observe(elapsed)
+    metrics.child(metrics.rows, name, version, slot.route).inc(done.rows.n)
+    histogram = metrics.value if model.task == "regression" else metrics.probability
+    metrics.observe_many(metrics.child(histogram, name, version), observed)
+    known = model.preprocessor.schema.names
+    for note in done.scored.notes:
+        feature = note.column if note.column in known else OTHER
+        metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
+    for feature, n in done.scored.missing.items():
+        metrics.child(metrics.missing, name, feature).inc(n)
+    state.log_rows(slot, done.rows, call.rid, done.entity, done.scored, elapsed * 1e3)
+    routes = state.host.routes.get(name)
+    if routes is not None and routes.shadow is not None and slot.route != "pinned":
+        state.shadow.submit((routes.shadow, done.rows, call.rid, done.entity, done.scored.decision))
+    return response
+
+
+def _refused_call(call: _Call, exc: Refusal) -> Response:
+    """Return a refused call's 4xx answer; record it (by field once a version was picked)."""
+    metrics, slot = call.state.metrics, call.slot
+    if slot is None:  # refused before a version was picked: auth, body, routing
+        metrics.child(metrics.errors, call.label, exc.reason).inc()
+    else:  # the rows break the manifest of the version that was picked
+        logger.info(
+            "refused",
+            extra={
+                "request_id": call.rid,
+                "model": call.name,
+                "version": slot.version,
+                "status": exc.status,
+                "errors": exc.errors[:10],
+            },
+        )
+        _count_refusal(metrics, call.name, exc, slot.model.preprocessor.schema.names)
+        metrics.child(
+            metrics.requests, call.name, slot.version_label, slot.route, str(exc.status)
+        ).inc()
+    return _refusal_response(exc, call.rid)
+
+
+def _refusal_response(exc: Refusal, rid: str) -> Response:
+    response = _refused(exc.status, str(exc), exc.errors, rid)
+    if exc.status == 401:
+        response.headers["www-authenticate"] = "Bearer"
+    return response
+
+
+def _authorize(request: Request, state: ServingState, role: str) -> Caller:
+    """Return the caller, or raise Refusal (401 without a valid token, 403 without ``role``)."""
+    caller = state.tokens.caller(request.headers.get("authorization"))
+    if caller is None:
+        raise Refusal(
+            401,
+            "A valid bearer token is required.",
+            [{"field": "authorization"}],
+            reason="unauthenticated",
+        )
+    if not caller.may(role):
+        raise Refusal(
+            403,
+            f"{caller.actor!r} lacks the {role!r} role.",
+            [{"field": "authorization", "expected": f"a token with the {role} role"}],
+            reason="forbidden",
+        )
+    return caller
+
+
+async def _read_rows(request: Request, state: ServingState) -> tuple[Rows, bool]:
+    """Return the body's rows and whether it asks for contributions; raise Refusal."""
+    max_body = state.config.max_body_bytes
+    body = await _read_capped(request, max_body)
+    if body is None:
+        raise Refusal(
+            413,
+            f"The body exceeds {max_body} bytes.",
+            [{"field": "body", "expected": f"at most {max_body} bytes"}],
+        )
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind in ARROW_TYPES:  # a typed table: no JSON to parse, the batch path at once
+        explain = request.query_params.get("explain", "").lower() in ("1", "true")
+        return parse_arrow(body, state.policy), explain
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Refusal(
+            400,
+            f"The body is not valid JSON: {exc}",
+            [{"field": "body", "expected": "a JSON object"}],
+            reason="malformed",
+        ) from exc
+    rows = parse_payload(payload, state.policy)
+    return rows, bool(payload.get("explain", False)) if isinstance(payload, dict) else False
+
+
+async def predict(request: Request) -> Response:
+    """Score instances with the model's champion (or its canary, by entity key)."""
+    return await score_request(request, _state(request), False)
+
+
+async def explain(request: Request) -> Response:
+    """Score and return each feature's contribution to the linear score."""
+    return await score_request(request, _state(request), True)
+
+
+async def predict_version(request: Request) -> Response:
+    """Score with one explicit registered version (loaded on first use, verified)."""
+    return await score_request(request, _state(request), False)
+
+
+# -- models and operations ------------------------------------------------------------
+
+
+def _state(request: Request) -> ServingState:
+    state: ServingState = request.app.state.glmops
+    return state
+
+
+async def list_models(request: Request) -> Response:
+    """List the served models with their routes."""
+    state = _state(request)
+    try:
+        _authorize(request, state, "read")
+        response = _json(
             200,
             [
                 {"name": name, "task": r.champion.model.task, **r.describe()}
                 for name, r in sorted(state.host.routes.items())
             ],
         )
+    except Refusal as exc:
+        response = _refused_read(state, "", exc, _request_id(request))
+    return response
 
-    @app.get("/v1/models/{name}", tags=["models"])
-    def show_model(name: str, request: Request) -> Response:  # reads the registry: a thread
-        """Show a served model: routes, registered versions, feature schema."""
-        rid = _request_id(request)
-        caller = authorize(request, "read", name, rid)
-        if isinstance(caller, Response):
-            return caller
-        routes = state.host.routes.get(name)
-        if routes is None:
-            return _refused(404, f"No model {name!r} is served.", [{"field": "name"}], rid)
-        model = routes.champion.model
-        versions = [v.to_dict() for v in state.registry.list_versions(name)]
-        return _json(
-            200,
-            {
-                "name": name,
-                "task": model.task,
-                "classes": [str(c) for c in model.classes] if model.classes else None,
-                "threshold": model.threshold,
-                "routes": routes.describe(),
-                "features": model.preprocessor.schema.to_dict()["columns"],
-                "versions": versions,
-            },
-        )
 
-    @app.get("/healthz", tags=["ops"])
-    async def healthz() -> Response:
-        """Liveness: the process answers."""
-        return _json(200, {"status": "ok"})
+def show_model(name: str, request: Request) -> Response:  # reads the registry: a thread
+    """Show a served model: routes, registered versions, feature schema."""
+    state = _state(request)
+    rid = _request_id(request)
+    try:
+        _authorize(request, state, "read")
+        response = _json(200, _model_facts(state, name, rid))
+    except Refusal as exc:
+        response = _refused_read(state, name, exc, rid)
+    return response
 
-    @app.get("/readyz", tags=["ops"])
-    async def readyz() -> Response:
-        """Readiness: every configured model has a verified champion loaded."""
-        ready = state.host.ready
-        body = {
-            "ready": ready,
-            "models": {n: r.describe() for n, r in sorted(state.host.routes.items())},
-            "problems": dict(state.host.problems),
-        }
-        return _json(200 if ready else 503, body)
 
-    @app.get("/metrics", tags=["ops"])
-    async def prometheus() -> Response:
-        """Prometheus exposition."""
-        if state.log is not None:
-            metrics.log_queue.set(state.log.pending)
-        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+def _model_facts(state: ServingState, name: str, rid: str) -> dict[str, Any]:
+    """Return what ``GET /v1/models/{name}`` shows; raise Refusal (404) if not served."""
+    routes = state.host.routes.get(name)
+    if routes is None:
+        raise Refusal(404, f"No model {name!r} is served.", [{"field": "name"}])
+    model = routes.champion.model
+    return {
+        "name": name,
+        "task": model.task,
+        "classes": [str(c) for c in model.classes] if model.classes else None,
+        "threshold": model.threshold,
+        "routes": routes.describe(),
+        "features": model.preprocessor.schema.to_dict()["columns"],
+        "versions": [v.to_dict() for v in state.registry.list_versions(name)],
+    }
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        logger.exception("unexpected error (request %s)", rid)
-        status = 503 if isinstance(exc, GlmopsError) else 500
-        return _json(status, {"error": f"{type(exc).__name__}", "request_id": rid}, rid)
 
-    if isinstance(app, _ServingApp):
-        app.on_error = unexpected
+def _refused_read(state: ServingState, label: str, exc: Refusal, rid: str) -> Response:
+    """Return a refused read's answer; count an auth refusal (as the scoring routes do)."""
+    if exc.status in (401, 403):
+        state.metrics.child(state.metrics.errors, label, exc.reason).inc()
+    return _refusal_response(exc, rid)
+
+
+async def healthz() -> Response:
+    """Liveness: the process answers."""
+    return _json(200, {"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: every configured model has a verified champion loaded."""
+    host = _state(request).host
+    ready = host.ready
+    body = {
+        "ready": ready,
+        "models": {n: r.describe() for n, r in sorted(host.routes.items())},
+        "problems": dict(host.problems),
+    }
+    return _json(200 if ready else 503, body)
+
+
+async def prometheus(request: Request) -> Response:
+    """Prometheus exposition."""
+    state = _state(request)
+    if state.log is not None:
+        state.metrics.log_queue.set(state.log.pending)
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    """Answer a fault of ours: 500 (503 for a glmops error) naming the request id, logged."""
+    rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+    logger.exception("unexpected error (request %s)", rid)
+    status = 503 if isinstance(exc, GlmopsError) else 500
+    return _json(status, {"error": f"{type(exc).__name__}", "request_id": rid}, rid)
+
+
+def _routes(app: _ServingApp) -> None:
+    """Register the scoring, model and operations routes and the fault handler."""
+    for path, endpoint in (
+        ("/v1/models/{name}/predict", predict),
+        ("/v1/models/{name}/explain", explain),
+        ("/v1/models/{name}/versions/{version}/predict", predict_version),
+    ):
+        app.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
+    app.add_api_route("/v1/models", list_models, methods=["GET"], tags=["models"])
+    app.add_api_route("/v1/models/{name}", show_model, methods=["GET"], tags=["models"])
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["ops"])
+    app.add_api_route("/metrics", prometheus, methods=["GET"], tags=["ops"])
+    app.add_exception_handler(Exception, unexpected)
+    app.on_error = unexpected
 
 
 def _count_refusal(
     metrics: ServingMetrics, name: str, exc: Refusal, features: Sequence[str]
 ) -> None:
-    metrics.child(metrics.errors, name, "too_large" if exc.status == 413 else "invalid").inc()
+    metrics.child(metrics.errors, name, exc.reason).inc()
     for problem in exc.errors:
         feature = str(problem.get("field", "")).rsplit(".", 1)[-1]
         if feature not in features:  # a client's field name never becomes a label value
@@ -590,13 +659,13 @@ def _count_refusal(
         metrics.child(metrics.violations, name, feature, str(problem.get("kind", ""))).inc()
 
 
-def _contributions(model: Any, rows: Rows) -> list[Any]:
+def _contributions(model: Model, rows: Rows) -> list[Any]:
     explained = model.explain(list(rows.as_records()))
     names = explained["features"]
     contrib = explained["contributions"]
     if contrib.ndim == 2:
         return [dict(zip(names, row, strict=True)) for row in contrib.tolist()]
-    classes = [str(c) for c in model.classes]
+    classes = [str(c) for c in model.classes or ()]
     return [
         {
             c: dict(zip(names, per_class, strict=True))

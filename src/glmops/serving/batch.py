@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +28,11 @@ import pyarrow.compute as pc
 
 from glmops import _arrow
 from glmops.data.readers import file_format, iter_batches
-from glmops.data.schema import Violation, coerce_table
-from glmops.errors import InvalidInputError, SchemaValidationError
+from glmops.data.schema import CoercedTable, Violation
+from glmops.errors import InvalidInputError, SchemaValidationError, ScoreOverflowError
+
+if TYPE_CHECKING:
+    from glmops.model import Model
 
 __all__ = ["ScoreSummary", "score_file"]
 
@@ -82,17 +85,13 @@ class ScoreSummary:
         }
 
 
-def _output_columns(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
+def _output_columns(model: Model, decision: np.ndarray) -> dict[str, pa.Array]:
     """Return the prediction columns of a chunk (value; or label and probabilities)."""
     if model.task == "regression":
         return {"prediction": _arrow.floats(decision[:, 0])}
-    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
-    classes = list(model.classes)
-    if model.task == "binary":
-        cut = 0.5 if model.threshold is None else model.threshold
-        picked = (proba[:, 1] > cut).astype(np.int32)
-    else:
-        picked = np.argmax(proba, axis=1).astype(np.int32)
+    proba = model.proba_from_decision(decision)
+    classes = list(model.classes or ())
+    picked = model.label_indices(proba).astype(np.int32)
     labels = pa.DictionaryArray.from_arrays(
         _arrow.int32s(picked), _arrow.strings(classes)
     ).dictionary_decode()
@@ -106,42 +105,15 @@ def _output_columns(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
 
 
 def _score_chunk(
-    model: Any,
+    model: Model,
     batch: pa.RecordBatch,
     keep: Sequence[str],
     on_error: str,
     summary: ScoreSummary,
 ) -> pa.Table:
+    """Return a chunk's output table: kept columns, predictions, and ``_error`` on skip."""
     table = pa.Table.from_batches([batch])
-    pre = model.preprocessor
-    data = coerce_table(table, pre.schema)
-    blocking = pre.blocking_violations(data)
-    summary.count([v for v in data.violations if v not in blocking])
-    errors = None
-    if blocking:
-        column_level = [v for v in blocking if v.kind == "missing_column"]
-        if on_error == "fail" or column_level:
-            summary.count(blocking)
-            lines = "; ".join(v.message() for v in blocking)
-            raise SchemaValidationError(
-                f"Rows {summary.rows}-{summary.rows + batch.num_rows - 1} of {summary.input} "
-                f"cannot be scored: {lines}",
-                violations=[v.to_dict() for v in blocking],
-            )
-        bad, errors = _bad_rows(table, data, blocking, pre)
-        summary.count(blocking)
-        summary.skipped += int(bad.sum())
-        good = pa.array(~bad)
-        clean = coerce_table(table.filter(good), pre.schema)
-        decision = np.full((table.num_rows, model.coef.shape[0]), np.nan)
-        if clean.n_rows:
-            with np.errstate(over="ignore", invalid="ignore"):
-                decision[~bad] = pre.linear_predictor(clean, model.coef, model.intercept)
-    else:
-        bad = np.zeros(table.num_rows, dtype=bool)
-        with np.errstate(over="ignore", invalid="ignore"):
-            decision = pre.linear_predictor(data, model.coef, model.intercept)
-    errors = _overflowed(decision, bad, errors, on_error, summary, batch.num_rows)
+    decision, errors = _decision(model, table, on_error, summary)
     columns = {name: table.column(name) for name in keep}
     predicted = _output_columns(model, decision)
     if errors is not None:
@@ -153,45 +125,58 @@ def _score_chunk(
     return pa.table(columns)
 
 
-def _overflowed(
-    decision: np.ndarray,
-    bad: np.ndarray,
-    errors: list[str | None] | None,
-    on_error: str,
-    summary: ScoreSummary,
-    n_rows: int,
-) -> list[str | None] | None:
-    """Refuse rows whose linear score is not finite: finite inputs far outside the
-    training range (1e308 times a coefficient). Never written as inf or NaN."""
-    overflow = ~np.isfinite(decision).all(axis=1) & ~bad
-    if not overflow.any():
-        return errors
-    rows = np.flatnonzero(overflow)
-    reason = "score: out of range (the linear score overflows: values far outside training)"
-    if on_error == "fail":
-        first = summary.rows + int(rows[0])
-        raise SchemaValidationError(
-            f"{len(rows)} row(s) of {summary.input} cannot be scored, the first at row "
-            f"{first}: their linear score overflows (values far outside the training range).",
-            violations=[
-                {
-                    "column": "(row)",
-                    "kind": "out_of_range",
-                    "expected": "values whose linear score is finite",
-                    "n_rows": len(rows),
-                    "example": first,
-                }
-            ],
-        )
-    out: list[str | None] = list(errors) if errors is not None else [None] * n_rows
-    for i in rows.tolist():
-        out[i] = reason
-    summary.skipped += len(rows)
-    return out
+def _decision(
+    model: Model, table: pa.Table, on_error: str, summary: ScoreSummary
+) -> tuple[np.ndarray, list[str | None] | None]:
+    """Return a chunk's linear scores (NaN where refused) and the reason per row on skip
+    (None when every row was scored); raise on the first problem under ``fail``."""
+    scored = model.score_table(table)
+    summary.count(scored.counted)
+    bad = np.zeros(table.num_rows, dtype=bool)
+    errors = None
+    if scored.decision is not None:
+        decision = scored.decision
+    else:
+        summary.count(scored.blocking)
+        if on_error == "fail" or any(v.kind == "missing_column" for v in scored.blocking):
+            raise _unscorable(scored.blocking, table.num_rows, summary)
+        bad, errors = _bad_rows(table, scored.data, scored.blocking)
+        summary.skipped += int(bad.sum())
+        decision = np.full((table.num_rows, model.coef.shape[0]), np.nan)
+        if not bad.all():
+            clean = model.score_table(table.filter(_arrow.mask(~bad)))
+            if clean.decision is None:  # the rows that blocked are gone: never expected
+                raise _unscorable(clean.blocking, table.num_rows, summary)
+            decision[~bad] = clean.decision
+    try:
+        model.check_scores(decision, scored=~bad, first_row=summary.rows, source=summary.input)
+    except ScoreOverflowError as exc:
+        if on_error == "fail":
+            raise
+        errors = errors or [None] * table.num_rows
+        for row in exc.rows:
+            errors[row - summary.rows] = _OVERFLOWED
+        summary.skipped += len(exc.rows)
+    return decision, errors
+
+
+def _unscorable(
+    blocking: Sequence[Violation], n_rows: int, summary: ScoreSummary
+) -> SchemaValidationError:
+    """Return the error that stops a run at a chunk whose rows cannot be scored."""
+    lines = "; ".join(v.message() for v in blocking)
+    return SchemaValidationError(
+        f"Rows {summary.rows}-{summary.rows + n_rows - 1} of {summary.input} "
+        f"cannot be scored: {lines}",
+        violations=[v.to_dict() for v in blocking],
+    )
+
+
+_OVERFLOWED = "score: out of range (the linear score overflows: values far outside training)"
 
 
 def _bad_rows(
-    table: pa.Table, data: Any, blocking: Sequence[Violation], pre: Any
+    table: pa.Table, data: CoercedTable, blocking: Sequence[Violation]
 ) -> tuple[np.ndarray, list[str | None]]:
     """Return (mask of unscorable rows, reason per row or None) for row-level problems."""
     n = table.num_rows
@@ -240,7 +225,7 @@ def _total_rows(path: Path) -> int | None:
 
 
 def score_file(
-    model: Any,
+    model: Model,
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
@@ -339,13 +324,13 @@ class _TypedReadError(Exception):
     """The typed CSV reader met a value it cannot convert."""
 
 
-def _csv_types(model: Any) -> dict[str, pa.DataType]:
+def _csv_types(model: Model) -> dict[str, pa.DataType]:
     """Parse numeric columns straight to float64: 2-3x faster than type inference."""
     return {c.name: pa.float64() for c in model.preprocessor.schema.columns if c.kind == "numeric"}
 
 
 def _write_scores(
-    model: Any,
+    model: Model,
     source: Path,
     target: Path,
     wanted: list[str],
@@ -408,7 +393,7 @@ def _write_scores(
         tmp.unlink(missing_ok=True)
 
 
-def _empty_schema(model: Any, keep: Sequence[str]) -> pa.Schema:
+def _empty_schema(model: Model, keep: Sequence[str]) -> pa.Schema:
     kinds = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
     fields = [pa.field(c.name, kinds[c.kind]) for c in model.preprocessor.schema.columns]
     fields += [pa.field(k, pa.string()) for k in keep if k not in model.preprocessor.schema.names]

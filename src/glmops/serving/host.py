@@ -16,12 +16,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glmops.registry.registry import AliasTarget, Registry
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.routing import Routes, Slot
 from glmops.serving.worker import lower_thread_priority
+
+if TYPE_CHECKING:
+    from glmops.model import Model
 
 __all__ = ["ModelHost", "example_record"]
 
@@ -32,7 +35,7 @@ _RETRY_FIRST_S = 30.0  # a refused version is tried again after 30 s, 60 s, ... 
 _RETRY_MAX_S = 3600.0
 
 
-def example_record(model: Any) -> dict[str, Any]:
+def example_record(model: Model) -> dict[str, Any]:
     """Return a plausible record for ``model`` (medians, first categories) to warm it."""
     record: dict[str, Any] = {}
     for col in model.preprocessor.schema.columns:
@@ -261,7 +264,7 @@ class ModelHost:
                 self._stop.wait(self.interval_s)
 
 
-def warm(model: Any) -> None:
+def warm(model: Model) -> None:
     """Score a synthetic record through the record path and the batch path."""
     record = example_record(model)
     model.decision_function(record)

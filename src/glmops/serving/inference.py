@@ -15,17 +15,22 @@ Nothing here knows about HTTP: problems are raised as :class:`Refusal`
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from glmops import _arrow
-from glmops.data.schema import Violation, coerce_table
-from glmops.errors import SchemaValidationError
+from glmops.data.schema import Schema, Violation
+from glmops.errors import SchemaValidationError, ScoreOverflowError
+
+if TYPE_CHECKING:
+    from glmops.data.preprocessing import Preprocessor
+    from glmops.model import Model
 
 __all__ = [
     "ARROW_TYPES",
@@ -40,6 +45,7 @@ __all__ = [
 
 RECORD_PATH_MAX_ROWS = 16
 _REJECTED_ALWAYS = frozenset({"missing_column", "wrong_type", "null"})
+_NOTED = frozenset({"unseen_category", "out_of_range", "unexpected_column"})  # counted
 _NUMBER_TYPES = frozenset({float, int})
 # built from buffers: pa.array would import pandas where it is installed (glmops._arrow)
 _BUILD = {"numeric": _arrow.floats, "boolean": _arrow.bools, "categorical": _arrow.strings}
@@ -51,12 +57,20 @@ _ALLOWED_TYPES = {
 
 
 class Refusal(Exception):  # noqa: N818 (a result, not a fault of ours)
-    """The request cannot be scored: an HTTP status and one entry per problem."""
+    """The request cannot be scored: an HTTP status and one entry per problem.
 
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]]) -> None:
+    ``reason`` is the error metric's label (``too_large`` for 413, else
+    ``invalid``, unless the refusing step names another: ``unauthenticated``,
+    ``not_found`` ...).
+    """
+
+    def __init__(
+        self, status: int, message: str, errors: list[dict[str, Any]], *, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.errors = errors
+        self.reason = reason or ("too_large" if status == 413 else "invalid")
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,18 @@ class Policy:
     reject_unexpected: bool = True
     reject_out_of_range: bool = False
     passthrough: frozenset[str] = frozenset()  # fields that are not features (entity keys)
+
+    @functools.cached_property
+    def refused(self) -> frozenset[str]:
+        """The violation kinds this policy refuses besides the pipeline's own."""
+        return frozenset(
+            kind
+            for kind, refused in (
+                ("unexpected_column", self.reject_unexpected),
+                ("out_of_range", self.reject_out_of_range),
+            )
+            if refused
+        )
 
 
 @dataclass
@@ -253,7 +279,7 @@ def _arrow_kind_ok(kind: str, dtype: pa.DataType) -> bool:
     return bool(pa.types.is_string(dtype) or pa.types.is_large_string(dtype))
 
 
-def _arrow_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Table:
+def _arrow_table(model: Model, rows: Rows, passthrough: frozenset[str]) -> pa.Table:
     """Check an Arrow table's column types against the manifest (strictly: no text for
     numbers); drop pass-through columns."""
     assert rows.table is not None
@@ -280,34 +306,29 @@ def _check_rows(n: int, policy: Policy) -> None:
         )
 
 
-def score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
+def score_rows(model: Model, rows: Rows, policy: Policy) -> Scored:
     """Validate and score ``rows`` with ``model``; raise :class:`Refusal` (422) on bad input.
 
     A finite input far outside the training range can still overflow the
-    linear score (1e308 times a coefficient): such rows are refused by row,
-    never answered with inf/NaN and never a server error.
+    linear score (1e308 times a coefficient): such rows are refused by row
+    (:meth:`Model.check_scores`), never answered with inf/NaN and never a
+    server error.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         scored = _score_rows(model, rows, policy)
-    finite = np.isfinite(scored.decision).all(axis=1)
-    if not finite.all():
+    try:
+        model.check_scores(scored.decision)
+    except ScoreOverflowError as exc:
         prefix = (
             "rows" if rows.table is not None else "data" if rows.records is None else "instances"
         )
-        bad = np.flatnonzero(~finite)
-        problems = [
-            _problem(
-                f"{prefix}[{i}]",
-                "out_of_range",
-                "values whose linear score is finite (these are far outside the training range)",
-            )
-            for i in bad[:20].tolist()
-        ]
-        raise Refusal(422, _summary(problems), problems)
+        expected = exc.expected
+        problems = [_problem(f"{prefix}[{i}]", "out_of_range", expected) for i in exc.rows[:20]]
+        raise Refusal(422, _summary(problems), problems) from exc
     return scored
 
 
-def _score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
+def _score_rows(model: Model, rows: Rows, policy: Policy) -> Scored:
     if rows.table is not None:
         return _score_batch(model, _arrow_table(model, rows, policy.passthrough), rows, policy)
     if rows.n > RECORD_PATH_MAX_ROWS or rows.is_columnar:
@@ -317,7 +338,7 @@ def _score_rows(model: Any, rows: Rows, policy: Policy) -> Scored:
     return _score_records(model, rows, policy)
 
 
-def _score_records(model: Any, rows: Rows, policy: Policy) -> Scored:
+def _score_records(model: Model, rows: Rows, policy: Policy) -> Scored:
     pre = model.preprocessor
     known = _known_fields(pre, policy.passthrough)
     names = pre.schema.names
@@ -364,10 +385,10 @@ def _score_records(model: Any, rows: Rows, policy: Policy) -> Scored:
 
 # (id of the preprocessor, pass-through) -> (the preprocessor itself, the fields): the
 # object is kept so that its id cannot be reused by another while cached
-_KNOWN: dict[tuple[int, frozenset[str]], tuple[Any, frozenset[str]]] = {}
+_KNOWN: dict[tuple[int, frozenset[str]], tuple[Preprocessor, frozenset[str]]] = {}
 
 
-def _known_fields(pre: Any, passthrough: frozenset[str]) -> frozenset[str]:
+def _known_fields(pre: Preprocessor, passthrough: frozenset[str]) -> frozenset[str]:
     """Return the fields a record may carry: features, the target, pass-through keys."""
     key = (id(pre), passthrough)
     found = _KNOWN.get(key)
@@ -379,7 +400,7 @@ def _known_fields(pre: Any, passthrough: frozenset[str]) -> frozenset[str]:
     return found[1]
 
 
-def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Table | None:
+def _batch_table(model: Model, rows: Rows, passthrough: frozenset[str]) -> pa.Table | None:
     """Return the rows as an Arrow table of the manifest's types, or None to take the
     record path (a value of another JSON type somewhere: reported per row there)."""
     schema = model.preprocessor.schema
@@ -412,7 +433,9 @@ def _batch_table(model: Any, rows: Rows, passthrough: frozenset[str]) -> pa.Tabl
     return pa.table(arrays)
 
 
-def _numeric_matrix_table(rows: Rows, schema: Any, passthrough: frozenset[str]) -> pa.Table | None:
+def _numeric_matrix_table(
+    rows: Rows, schema: Schema, passthrough: frozenset[str]
+) -> pa.Table | None:
     """Return a columnar payload of numeric features only as a table, converted in one
     pass over all values (one type check, one numpy conversion); None to take the
     per-column path (another kind of column, or a value of another JSON type)."""
@@ -430,30 +453,24 @@ def _numeric_matrix_table(rows: Rows, schema: Any, passthrough: frozenset[str]) 
     return pa.table({c: _arrow.floats(matrix[:, j]) for j, c in enumerate(names)})
 
 
-def _score_batch(model: Any, table: pa.Table, rows: Rows, policy: Policy) -> Scored:
-    pre = model.preprocessor
-    data = coerce_table(table, pre.schema, allow_extra=not policy.reject_unexpected)
-    blocking = pre.blocking_violations(data)
-    if policy.reject_unexpected:
-        blocking += [v for v in data.violations if v.kind == "unexpected_column"]
-    if policy.reject_out_of_range:
-        blocking += [v for v in data.violations if v.kind == "out_of_range"]
-    if blocking:
-        if any(v.kind in _REJECTED_ALWAYS for v in blocking) and rows.n <= 1_000:
+def _score_batch(model: Model, table: pa.Table, rows: Rows, policy: Policy) -> Scored:
+    scored = model.score_table(table, refuse=policy.refused)
+    if scored.decision is None:
+        if any(v.kind in _REJECTED_ALWAYS for v in scored.blocking) and rows.n <= 1_000:
             # name the rows: the record path reports each offending value
             return _score_records(model, rows, policy)
         problems = [
-            _problem(v.column, v.kind, v.expected, v.example, rows=v.n_rows or 1) for v in blocking
+            _problem(v.column, v.kind, v.expected, v.example, rows=v.n_rows or 1)
+            for v in scored.blocking
         ]
         raise Refusal(422, _summary(problems), problems)
-    decision = pre.linear_predictor(data, model.coef, model.intercept)
-    notes = [v for v in data.violations if v.kind in ("unseen_category", "out_of_range")]
-    notes += [v for v in data.violations if v.kind == "unexpected_column"]
+    data = scored.data
+    notes = [v for v in data.violations if v.kind in _NOTED]
     missing = {name: int(values.null_count) for name, values in data.categorical.items()}
     if data.numeric_block is not None and data.numeric_block.size:
         counts = np.count_nonzero(np.isnan(data.numeric_block), axis=1).tolist()
         missing |= dict(zip(data.block_names, counts, strict=True))
-    return Scored(decision, notes, {k: v for k, v in missing.items() if v}, table)
+    return Scored(scored.decision, notes, {k: v for k, v in missing.items() if v}, table)
 
 
 def _summary(problems: Sequence[Mapping[str, Any]]) -> str:
@@ -462,7 +479,7 @@ def _summary(problems: Sequence[Mapping[str, Any]]) -> str:
     return f"The input breaks the model's feature manifest: {head}{more}."
 
 
-def answer(model: Any, decision: np.ndarray) -> tuple[list[Any], np.ndarray]:
+def answer(model: Model, decision: np.ndarray) -> tuple[list[Any], np.ndarray]:
     """Return the response's predictions and the value each row adds to the histogram.
 
     Regression: the values. Classification: label + class probabilities per
@@ -471,7 +488,7 @@ def answer(model: Any, decision: np.ndarray) -> tuple[list[Any], np.ndarray]:
     if model.task == "regression":
         values = decision[:, 0]
         return values.tolist(), values
-    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
+    proba = model.proba_from_decision(decision)
     labels = model.labels_from_proba(proba).tolist()
     names = _class_names(model)
     predictions = [
@@ -483,13 +500,13 @@ def answer(model: Any, decision: np.ndarray) -> tuple[list[Any], np.ndarray]:
 
 # id -> (the model itself, its class names as strings): the model is kept so that its
 # id cannot be reused by another while cached
-_NAMES: dict[int, tuple[Any, list[str]]] = {}
+_NAMES: dict[int, tuple[Model, list[str]]] = {}
 
 
-def _class_names(model: Any) -> list[str]:
+def _class_names(model: Model) -> list[str]:
     found = _NAMES.get(id(model))
     if found is None or found[0] is not model:
         if len(_NAMES) > 256:
             _NAMES.clear()
-        found = _NAMES[id(model)] = (model, [str(c) for c in model.classes])
+        found = _NAMES[id(model)] = (model, [str(c) for c in model.classes or ()])
     return found[1]

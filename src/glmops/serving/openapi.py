@@ -9,15 +9,19 @@ whenever the served routes change.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+if TYPE_CHECKING:
+    from glmops.model import Model
+    from glmops.serving.app import ServingState
+
 __all__ = ["feature_schema", "install_openapi"]
 
 
-def feature_schema(model: Any, *, strict: bool = True) -> dict[str, Any]:
+def feature_schema(model: Model, *, strict: bool = True) -> dict[str, Any]:
     """Return the JSON schema of one instance of ``model``."""
     properties: dict[str, Any] = {}
     required = []
@@ -55,7 +59,7 @@ def feature_schema(model: Any, *, strict: bool = True) -> dict[str, Any]:
     }
 
 
-def _predict_body(name: str, model: Any, strict: bool, max_rows: int) -> dict[str, Any]:
+def _predict_body(name: str, model: Model, strict: bool, max_rows: int) -> dict[str, Any]:
     instance = {"$ref": f"#/components/schemas/{_component(name)}"}
     return {
         "required": True,
@@ -119,7 +123,7 @@ _RESPONSES = {
 }
 
 
-def install_openapi(app: FastAPI, state: Any) -> None:
+def install_openapi(app: FastAPI, state: ServingState) -> None:
     """Replace ``app.openapi`` with a builder that documents every served model."""
     cache: dict[str, Any] = {}
 

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +39,11 @@ from glmops.monitoring.logstore import INPUT_PREFIX, PROBA_PREFIX, LogFiles
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.routing import Slot
 from glmops.serving.worker import BackgroundWorker
+
+if TYPE_CHECKING:
+    from glmops.data.schema import ColumnSchema
+    from glmops.model import Model
+    from glmops.serving.inference import Rows
 
 __all__ = ["Entry", "PredictionLog"]
 
@@ -62,7 +67,7 @@ class Entry:
     time: float  # unix seconds
     slot: Slot
     entity_key: str | None  # the request's (header or first row's field)
-    rows: Any  # glmops.serving.inference.Rows
+    rows: Rows
     table: pa.Table | None  # the validated feature table (batch path), or None
     decision: np.ndarray  # (n, K) decision values as answered
     latency_ms: float
@@ -92,7 +97,7 @@ class _Accumulated:
     the writer only wraps full blocks as Arrow arrays.
     """
 
-    def __init__(self, slot: Slot, kept: tuple[Any, ...], capacity: int) -> None:
+    def __init__(self, slot: Slot, kept: tuple[ColumnSchema, ...], capacity: int) -> None:
         self.slot = slot
         self.kept = kept
         self.numeric = [j for j, c in enumerate(kept) if c.kind == "numeric"]
@@ -100,7 +105,7 @@ class _Accumulated:
         self.other = [j for j, c in enumerate(kept) if c.kind != "numeric"]
         self.block = np.empty((capacity, len(self.numeric)))
         self.objects: list[list[Any]] = [[] for _ in self.other]
-        n_outputs = 1 if slot.model.task != "multinomial" else len(slot.model.classes)
+        n_outputs = 1 if slot.model.task != "multinomial" else len(slot.model.classes or ())
         self.decision = np.empty((capacity, n_outputs))
         self.request_ids: list[str] = []
         self.rows: list[int] = []
@@ -194,7 +199,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         self._buffers: dict[tuple[str, int], tuple[list[pa.Table], int, float]] = {}
         # id(model) -> (model, kept columns, their names): the model is kept so that its
         # id cannot be reused by another while cached
-        self._layouts: dict[int, tuple[Any, tuple[Any, ...], tuple[str, ...]]] = {}
+        self._layouts: dict[int, tuple[Model, tuple[ColumnSchema, ...], tuple[str, ...]]] = {}
         self._accumulate = threading.Lock()  # the request loop and the shadow thread add rows
         self._accumulators: dict[tuple[str, int, int], _Accumulated] = {}
         self._flush_asked = 0
@@ -384,7 +389,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
 
     # -- entries -> one table ----------------------------------------------------------
 
-    def _layout(self, model: Any) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    def _layout(self, model: Model) -> tuple[tuple[ColumnSchema, ...], tuple[str, ...]]:
         """The manifest columns a model's log keeps (all but ``drop_fields``) and their
         names, cached."""
         found = self._layouts.get(id(model))
@@ -543,12 +548,12 @@ def _column(table: pa.Table, name: str, dtype: pa.DataType) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
-def _outputs(model: Any, decision: np.ndarray) -> dict[str, pa.Array]:
+def _outputs(model: Model, decision: np.ndarray) -> dict[str, pa.Array]:
     """The logged outputs of decision values: the value, or label + class probabilities."""
     if model.task == "regression":
         return {"prediction": _arrow.floats(decision[:, 0])}
-    proba = model.proba_from_decision(decision[:, 0] if model.task == "binary" else decision)
+    proba = model.proba_from_decision(decision)
     out = {"label": _arrow.strings(model.labels_from_proba(proba).tolist())}
-    for k, label in enumerate(model.classes):
+    for k, label in enumerate(model.classes or ()):
         out[f"{PROBA_PREFIX}{label}"] = _arrow.floats(proba[:, k])
     return out

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from glmops.model import Model
 
 __all__ = ["Routes", "Slot", "bucket_of"]
 
@@ -21,7 +24,7 @@ class Slot:
     name: str
     version: int
     digest: str
-    model: Any  # glmops.model.Model
+    model: Model
     route: str  # champion | canary | shadow | pinned
 
     @property
