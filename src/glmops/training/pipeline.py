@@ -683,11 +683,16 @@ def train_model(
     artifact_info = None
     artifact_path = None
     report_path = None
+    warned: list[str] = []
     with timer.stage("save"):
         if output_dir is not None:
             report("save", 0, 1)
             extra: dict[str, bytes] = {}
             card = None
+            skipped = _report_skipped() if write_report else None
+            html_report = write_report and skipped is None
+            if skipped:
+                warned.append(skipped)
             if write_report:
                 from glmops.evaluation.model_report import model_card_for, report_for
 
@@ -695,6 +700,7 @@ def train_model(
 
                 card = model_card_for(trained)
                 extra["MODEL_CARD.md"] = card.encode()
+            if html_report:
                 html = report_for(
                     trained,
                     evaluation=evaluation,
@@ -718,7 +724,7 @@ def train_model(
             artifact_info = trained.save(
                 artifact_path, extra_files=extra, overwrite=True, encrypt=encrypt
             )
-            if write_report and not zip_artifact and not encrypt:
+            if html_report and not zip_artifact and not encrypt:
                 report_path = artifact_path / "report.html"
             report("save", 1, 1)
     return TrainResult(
@@ -729,8 +735,28 @@ def train_model(
         report_path=report_path,
         metrics=metadata["metrics"],
         timings=timer.timings,
-        warnings=notes,
+        warnings=[*notes, *warned],
     )
+
+
+def _report_skipped() -> str | None:
+    """Return why report.html cannot be drawn here, or None when it can.
+
+    Training writes report.html by default; on a lean install (no ``report``
+    extra, so no matplotlib) the model is still trained and saved with its
+    MODEL_CARD.md, and the skipped report is logged and returned as a warning
+    (never written into the artifact, whose digest must not depend on extras).
+    """
+    from glmops._extras import has_extra
+
+    if has_extra("report"):
+        return None
+    note = (
+        "report.html skipped: the HTML report needs the 'report' extra: "
+        "pip install 'glmops[report]'"
+    )
+    logger.warning(note)
+    return note
 
 
 def _user() -> str:
