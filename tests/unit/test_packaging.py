@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -74,12 +75,22 @@ def _setuptools_major() -> int:
         return 0
 
 
+def _source_copy(dest: Path) -> Path:
+    """Copy what the wheel is built from: setuptools writes build/ and *.egg-info in-tree."""
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, dest / name)
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.nbi", "*.nbc")
+    shutil.copytree(ROOT / "src", dest / "src", ignore=skip)
+    return dest
+
+
 def _build_wheel(out: Path) -> Path:
     """Build glmops' wheel into ``out`` (no build isolation when setuptools is recent)."""
     cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out)]
     if _setuptools_major() >= BUILD_SETUPTOOLS:
         cmd.append("--no-build-isolation")
-    done = _run([*cmd, str(ROOT)], cwd=out)
+    done = _run([*cmd, str(_source_copy(out / "source"))], cwd=out)
     assert done.returncode == 0, done.stderr
     (wheel,) = out.glob("glmops-*.whl")
     return wheel
@@ -103,6 +114,13 @@ def test_the_wheel_without_extras_fits_and_names_the_serve_extra(tmp_path: Path)
     assert fit.returncode == 0, fit.stderr
     coef = [float(v) for v in fit.stdout.split()]
     assert coef == pytest.approx([3.0, -2.0, 0.0, 0.0, 1.0], abs=0.01)
+
+    # the registry on SQLite (its migrations ship in the wheel) and batch scoring
+    registry = _run([str(bin_dir / "glmops"), "registry", "list", "--json"], cwd=tmp_path)
+    assert registry.returncode == 0, registry.stderr
+    assert registry.stdout.strip() == "[]" and (tmp_path / "glmops.db").is_file()
+    batch = _run([python, "-c", "import glmops.serving.batch"], cwd=tmp_path)
+    assert batch.returncode == 0, batch.stderr
 
     lean = _run([python, "-c", "import fastapi"], cwd=tmp_path)
     assert lean.returncode != 0, "fastapi came with the core install"
