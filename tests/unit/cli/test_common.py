@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from glmops._extras import EXTRAS, has_extra, require
+from glmops._extras import EXTRAS
 from glmops.cli import _common
 from glmops.cli._common import (
     EXIT_BAD_INPUT,
@@ -24,7 +24,6 @@ from glmops.cli.serving import serving_settings
 from glmops.errors import (
     ConfigError,
     GateFailed,
-    GlmopsError,
     InvalidInputError,
     MissingExtraError,
     ModelNotFound,
@@ -96,21 +95,6 @@ def test_serving_settings_apply_the_options_over_the_defaults(
     registry.close()
     assert settings.port == 8123 and settings.models == ["credit"]
     assert settings.auth == "disabled" and settings.tokens == []
-
-
-def test_require_names_the_extra_and_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(EXTRAS, "serve", ("glmops_no_such_module",))
-    assert not has_extra("serve")
-    with pytest.raises(MissingExtraError) as caught:
-        require("serve", "glmops serve")
-    assert isinstance(caught.value, ImportError) and isinstance(caught.value, GlmopsError)
-    assert caught.value.extra == "serve" and caught.value.feature == "glmops serve"
-    assert str(caught.value) == (
-        "glmops serve needs the 'serve' extra (missing: glmops_no_such_module): "
-        "pip install 'glmops[serve]'"
-    )
-    with pytest.raises(ValueError, match="'extra'"):
-        require("gpu", "nothing")
 
 
 def test_serve_without_the_serve_extra_exits_2_naming_it(
