@@ -96,7 +96,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -104,6 +103,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from glmops.serving.local_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -488,12 +489,6 @@ def _env(extra: dict | None = None) -> dict:
     env.update(QUIET)
     env.update(extra or {})
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

@@ -19,6 +19,7 @@ bad input also subclass the builtin, so ``except ValueError`` keeps working::
         GateFailed                    promotion blocked by its gates (.results)
         PermissionDenied              the actor lacks the role
         RegistryUnavailable           database unreachable or locked after retries
+      MissingExtraError(ImportError)  a feature needs an optional extra: .extra .feature
     ConvergenceWarning(sklearn.exceptions.ConvergenceWarning)
 
 Later layers (artifact, registry, serving) extend this tree here, in one place.
@@ -39,6 +40,7 @@ __all__ = [
     "GateFailed",
     "GlmopsError",
     "InvalidInputError",
+    "MissingExtraError",
     "ModelNotFound",
     "PermissionDenied",
     "RegistryError",
@@ -161,6 +163,19 @@ class PermissionDenied(RegistryError):  # noqa: N818 (STYLE.md section 6)
 class RegistryUnavailable(RegistryError):  # noqa: N818 (STYLE.md section 6)
     """The registry database or artifact store could not be reached (or stayed
     locked) after retries."""
+
+
+class MissingExtraError(GlmopsError, ImportError):
+    """A feature needs an optional extra that is not installed.
+
+    ``extra`` names it (``serve``, ``postgres``, ``report``, ``s3``) and
+    ``feature`` says what asked for it; the message gives the pip command.
+    """
+
+    def __init__(self, message: str, *, extra: str, feature: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+        self.feature = feature
 
 
 if TYPE_CHECKING:

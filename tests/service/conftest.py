@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from glmops.config import ServingConfig, TokenConfig
 from glmops.registry import Registry
-from glmops.serving import create_app, hash_token
+from glmops.serving import create_app, hash_token, local_server
+from glmops.serving.local_server import LocalServer
 
 TOKENS = {
     "t-predict": ("svc", ["predict"]),
@@ -27,10 +24,7 @@ TOKENS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+wait_for = local_server.wait_until  # the tests' name for it
 
 
 @dataclass
@@ -38,8 +32,7 @@ class Server:
     url: str
     registry: Registry
     app: Any
-    thread: threading.Thread
-    server: uvicorn.Server
+    local: LocalServer
     log_root: Path
 
     @property
@@ -51,8 +44,7 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10, **kw)
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.local.stop(10)
 
 
 def start_server(registry: Registry, **overrides: Any) -> Server:
@@ -70,18 +62,8 @@ def start_server(registry: Registry, **overrides: Any) -> Server:
     settings["prediction_log"] = {**log, **overrides.get("prediction_log", {})}
     config = ServingConfig.model_validate(settings)
     app = create_app(config, registry=registry)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "server thread died"
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    return Server(f"http://127.0.0.1:{port}", registry, app, thread, server, log_root)
+    local = local_server.start_server(app)
+    return Server(local.url, registry, app, local, log_root)
 
 
 @pytest.fixture
@@ -97,13 +79,6 @@ def make_server() -> Iterator[Any]:
     for srv in started:
         srv.stop()
         shutil.rmtree(srv.log_root, ignore_errors=True)
-
-
-def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def served_registry(db_url: str, root: Path, artifacts: list[Path]) -> Registry:

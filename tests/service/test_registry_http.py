@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from tests.unit.registry.conftest import artifacts, db_url  # noqa: F401 (fixtures)
 
 from glmops.registry import Registry
+from glmops.serving.local_server import start_server
 from glmops.serving.registry_routes import hash_token, install_error_handler, registry_router
 
 TOKENS = {"t-admin": "carol", "t-approver": "bob", "t-reader": "dave"}
 ROLES = {"carol": ["admin"], "bob": ["approver"], "dave": ["reader"], "erin": ["trainer"]}
 TOKENS["t-trainer"] = "erin"
 MAX_UPLOAD = 2_000_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -46,20 +37,10 @@ def server(db_url, tmp_path, artifacts) -> Iterator[tuple[str, Registry]]:  # no
         prefix="/v1/registry",
     )
     install_error_handler(app)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}/v1/registry", registry
+        with start_server(app, timeout=10) as srv:
+            yield f"{srv.url}/v1/registry", registry
     finally:
-        srv.should_exit = True
-        thread.join(5)
         registry.close()
 
 

@@ -1,4 +1,4 @@
-"""The `make demo` job runs end to end and writes real plots."""
+"""The `make demo` job (examples/demo/) runs end to end and writes real plots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from glmops.demo import main, run_demo
+from examples.demo.run import main
+from examples.demo.step4_cross_validation import run_demo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -48,10 +49,13 @@ def test_demo_main_prints_report(tmp_path, capsys):
     assert "glmops_requests_total" in out
     assert "chosen alpha" in out and "selected" in out and "cv_curve.png" in out
     assert "breast cancer" in out and "wine" in out and "calibration.png" in out
+    # five steps, numbered once each, in order
+    headings = [line.split(":")[0] for line in out.splitlines() if line.startswith("glmops demo")]
+    assert headings == [f"glmops demo, step {i}" for i in range(1, 6)]
 
 
 def test_demo_classifiers_judge_on_a_holdout_and_plot_calibration(tmp_path):
-    from glmops.demo_classifiers import run_classifier_demo
+    from examples.demo.step5_classifiers import run_classifier_demo
 
     reports, plot = run_classifier_demo(tmp_path)
     binary, multi = reports
@@ -63,3 +67,22 @@ def test_demo_classifiers_judge_on_a_holdout_and_plot_calibration(tmp_path):
         assert 1 <= report.n_selected <= report.n_features
     assert binary.threshold is not None and 0 < binary.threshold < 1
     assert plot.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_each_step_module_names_its_own_step_number() -> None:
+    """The modules' headings match the printed story (two once both said "step 3")."""
+    import importlib
+
+    modules = [
+        "step1_pipeline",
+        "step2_registry",
+        "step3_serving",
+        "step4_cross_validation",
+        "step5_classifiers",
+    ]
+    for number, name in enumerate(modules, start=1):
+        doc = importlib.import_module(f"examples.demo.{name}").__doc__ or ""
+        assert doc.startswith(f"``make demo`` step {number}:"), name
+    import examples.demo.run as run
+
+    assert "monitor" not in (run.__doc__ or "")  # no promise of a step that does not exist

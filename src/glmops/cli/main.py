@@ -1,36 +1,40 @@
-"""The ``glmops`` command line: a thin shell over the modules (only this file prints).
+"""The ``glmops`` command line: a thin shell over the modules (only cli/ prints).
 
-Exit codes: 0 success, 1 unexpected failure, 2 bad input or config (the
-message names the field).
+``init``, ``train``, ``evaluate`` and ``validate`` live here; ``registry ...``
+in :mod:`glmops.cli.registry`, ``serve`` and ``score`` in
+:mod:`glmops.cli.serving`. Every command follows the one error policy and
+exit codes of :mod:`glmops.cli._common`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from glmops.cli._common import EXIT_CODES_HELP, EXIT_FAILURE, cli_errors, console, fail, out
 from glmops.errors import GlmopsError
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from glmops.training.pipeline import TrainResult
+
+__all__ = ["app", "main", "train_summary"]
 
 app = typer.Typer(
     name="glmops",
     help="Regularized linear models from data to production.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-out = Console()
-
 _STAGES = {
     "read": "Reading data",
     "validate": "Validating and splitting",
@@ -60,12 +64,6 @@ def _root(
     """Regularized linear models from data to production."""
 
 
-def _fail(exc: BaseException) -> None:
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
-    bad_input = isinstance(exc, GlmopsError | ValueError | FileExistsError | FileNotFoundError)
-    raise typer.Exit(code=2 if bad_input else 1)
-
-
 @app.command()
 def init(
     data: Annotated[Path, typer.Option("--data", help="CSV or Parquet file to learn from.")],
@@ -83,11 +81,9 @@ def init(
     from glmops.training.scaffold import starter_config
 
     if output.exists() and not force:
-        _fail(FileExistsError(f"{output} exists; pass --force to overwrite it."))
-    try:
+        fail(FileExistsError(f"{output} exists; pass --force to overwrite it."))
+    with cli_errors():
         text = starter_config(data, target, task=task, name=name, config_dir=output.parent)
-    except (GlmopsError, ValueError) as exc:
-        _fail(exc)
     output.write_text(text, encoding="utf-8")
     console.print(f"Wrote [bold]{output}[/]; edit it, then run: glmops train --config {output}")
 
@@ -115,6 +111,27 @@ def train(
     """Train, evaluate and save a model from glmops.yaml."""
     from glmops.training.pipeline import train as run_training
 
+    # the bar stops (leaving the finished stages on screen) before an error is printed
+    with cli_errors(), _stage_progress() as progress:
+        result = run_training(
+            config,
+            model=model,
+            output_dir=output_dir,
+            progress=progress,
+            write_report=report,
+            zip_artifact=zip_artifact,
+            encrypt=encrypt,
+        )
+    summary = train_summary(result)
+    if json_output:
+        out.print_json(json.dumps(summary, default=str))
+        return
+    _print_summary(summary)
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -127,25 +144,16 @@ def train(
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                label = _STAGES.get(stage, stage)
-                tasks[stage] = bar.add_task(label, total=total)
+                tasks[stage] = bar.add_task(_STAGES.get(stage, stage), total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        try:
-            result = run_training(
-                config,
-                model=model,
-                output_dir=output_dir,
-                progress=progress,
-                write_report=report,
-                zip_artifact=zip_artifact,
-                encrypt=encrypt,
-            )
-        except (GlmopsError, ValueError, FileNotFoundError) as exc:
-            bar.stop()
-            _fail(exc)
+        yield progress
+
+
+def train_summary(result: TrainResult) -> dict[str, Any]:
+    """Return what ``glmops train`` prints (and ``--json`` emits) for one training run."""
     meta = result.model.metadata
-    summary = {
+    return {
         "model": result.name,
         "artifact": str(result.artifact_path),
         "digest": result.artifact.digest if result.artifact else None,
@@ -156,10 +164,6 @@ def train(
         "timings_s": result.timings,
         "warnings": result.warnings,
     }
-    if json_output:
-        out.print_json(json.dumps(summary, default=str))
-        return
-    _print_summary(summary)
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -204,7 +208,7 @@ def evaluate(
         loaded = load_model(model)
         result = evaluate(loaded, data)
     except (GlmopsError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     metrics = result.metrics
     violations = [v.to_dict() for v in result.violations]
     if output is not None:
@@ -240,14 +244,12 @@ def validate(
     from glmops.data.readers import read_table
     from glmops.model import load_model
 
-    try:
+    with cli_errors():
         loaded = load_model(model)
         table = read_table(data)
         if loaded.target in table.column_names:
             table = table.drop_columns([loaded.target])
         violations = loaded.validate(table)
-    except (GlmopsError, ValueError) as exc:
-        _fail(exc)
     if not violations:
         out.print(f"{data}: matches the manifest of {loaded.name} ({table.num_rows} rows).")
         return
@@ -257,7 +259,7 @@ def validate(
     for v in violations:
         table_out.add_row(v.column, v.kind, str(v.n_rows), repr(v.example), v.expected)
     out.print(table_out)
-    raise typer.Exit(code=1)
+    raise typer.Exit(code=EXIT_FAILURE)
 
 
 def _add_registry() -> None:

@@ -1,22 +1,28 @@
 """``glmops registry ...``: the registry from the command line (a thin shell over Registry).
 
-The registry comes from ``--config`` (its ``registry:`` section and each
-model's ``gates:``), else from ``GLMOPS_REGISTRY_URL`` / ``GLMOPS_ARTIFACT_ROOT``,
-else the embedded defaults. The actor is ``GLMOPS_ACTOR`` or the OS user.
+The registry comes from ``--config`` or ``./glmops.yaml`` (its ``registry:``
+section and each model's ``gates:``), else from ``GLMOPS_REGISTRY_URL`` /
+``GLMOPS_ARTIFACT_ROOT``, else the embedded defaults
+(:func:`glmops.cli._common.open_registry`). The actor is ``GLMOPS_ACTOR`` or
+the OS user. Errors and exit codes follow :mod:`glmops.cli._common` (a
+promotion blocked by its gates exits 3).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from glmops.errors import GateFailed, GlmopsError
+from glmops.cli._common import EXIT_FAILURE, cli_errors, console, open_registry, out
+
+if TYPE_CHECKING:
+    from glmops.registry import Registry
 
 __all__ = ["registry_app"]
 
@@ -26,8 +32,7 @@ registry_app = typer.Typer(
 )
 alias_app = typer.Typer(help="Set or remove aliases (challenger, shadow, canary, ...).")
 registry_app.add_typer(alias_app, name="alias")
-console = Console(stderr=True)
-out = Console()
+T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="glmops.yaml with a registry section.")
@@ -35,37 +40,10 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _open(config: Path | None) -> Any:
-    from glmops.registry import Registry
-
-    if config is None and Path("glmops.yaml").is_file():
-        config = Path("glmops.yaml")
-    if config is None:
-        return Registry()
-    from glmops.config import load_config, open_registry
-
-    return open_registry(load_config(config))
-
-
-def _fail(exc: BaseException) -> None:
-    console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(code=2 if isinstance(exc, GlmopsError | ValueError) else 1)
-
-
-def _run(config: Path | None, action: Any) -> Any:
-    try:
-        registry = _open(config)
-    except (GlmopsError, ValueError) as exc:
-        _fail(exc)
-    try:
+def _run(config: Path | None, action: Callable[[Registry], T]) -> T:
+    """Open the registry, run ``action`` on it, close it; errors under the one policy."""
+    with cli_errors(), open_registry(config) as registry:
         return action(registry)
-    except GateFailed as exc:
-        console.print(f"[bold red]promotion blocked:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=3) from None
-    except (GlmopsError, ValueError) as exc:
-        _fail(exc)
-    finally:
-        registry.close()
 
 
 def _print_version(info: Any, json_output: bool) -> None:
@@ -291,7 +269,7 @@ def verify(config: ConfigOption = None) -> None:
     if problems:
         for problem in problems:
             console.print(f"[red]{escape(problem)}[/]")
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_FAILURE)
     out.print("registry verified: every artifact intact")
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from glmops._extras import require
 from glmops._validation import check_sample_weight
 from glmops.errors import InvalidInputError
 from glmops.evaluation._checks import as_float_vector, class_indices, json_label
@@ -1022,7 +1023,13 @@ def render_html_report(data: ReportData) -> str:
     -------
     str
         The HTML page; the same data gives the same string.
+
+    Raises
+    ------
+    MissingExtraError
+        When matplotlib (the ``report`` extra) is not installed.
     """
+    require("report", "the HTML model report")
     if data.task not in TASKS:
         raise InvalidInputError(
             f"task must be one of {list(TASKS)}; got {data.task!r}.",

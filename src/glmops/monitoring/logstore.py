@@ -48,6 +48,7 @@ import pyarrow as pa
 
 from glmops._arrow import mask, to_int
 from glmops._durable import replace_durably
+from glmops._extras import require
 
 __all__ = [
     "INPUT_PREFIX",
@@ -73,6 +74,8 @@ def _filesystem(root: str, storage_options: dict[str, Any] | None) -> tuple[Any,
     """Return (fsspec file system, path, is_local) for ``root``."""
     import fsspec.core
 
+    if root.startswith("s3://"):
+        require("s3", "an s3:// prediction log")
     fs, path = fsspec.core.url_to_fs(root, **(storage_options or {}))
     local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
     return fs, path.rstrip("/"), local

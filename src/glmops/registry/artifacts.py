@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from glmops._durable import fsync_dir, fsync_tree
+from glmops._extras import require
 from glmops.artifact import MANIFEST_FILE, artifact_digest, verify_artifact
 from glmops.errors import ArtifactError, ChecksumMismatch, GlmopsError, RegistryUnavailable
 
@@ -251,6 +252,8 @@ class RemoteArtifactStore:
         storage_options: dict[str, Any] | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        if url.startswith("s3://"):
+            require("s3", "an s3:// artifact store")
         try:
             import fsspec
         except ImportError as exc:  # pragma: no cover - fsspec is a dependency

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from glmops._extras import require
 from glmops._redact import redact_text, redact_url
 from glmops.errors import RegistryError, RegistryUnavailable
 
@@ -104,6 +105,7 @@ def make_engine(url: str, *, timeout_s: float = 10.0) -> Engine:
         return engine
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
+        require("postgres", "a postgresql registry URL")
         connect_args["connect_timeout"] = max(1, int(timeout_s))
     try:
         engine = sa.create_engine(

@@ -12,6 +12,9 @@ __all__ = ["create_app", "hash_token"]
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
+        from glmops._extras import require
+
+        require("serve", "the glmops HTTP service")
         from glmops.serving.app import create_app
 
         return create_app

@@ -534,10 +534,15 @@ def train_model(
     trained.metadata = _metadata(run, prep, trained, estimator, scores, stability_info)
     finished = _dt.datetime.now(_dt.UTC)
     saved = _Saved(None, None, None)
+    skipped = _report_skipped() if write_report and output_dir is not None else None
     with timer.stage("save"):
         if output_dir is not None:
             run.report("save", 0, 1)
-            pages = _report_files(run, trained, scores, fit, estimator) if write_report else {}
+            pages = (
+                _report_files(run, trained, scores, fit, estimator, html=skipped is None)
+                if write_report
+                else {}
+            )
             saved = _save(run, trained, pages, timer.timings, finished)
     return TrainResult(
         name=name,
@@ -547,7 +552,7 @@ def train_model(
         report_path=saved.report_path,
         metrics=trained.metadata["metrics"],
         timings=timer.timings,
-        warnings=list(prep.notes),
+        warnings=[*prep.notes, *([skipped] if skipped else [])],
     )
 
 
@@ -805,21 +810,30 @@ def _save(
     path = run.output_dir / (f"{run.name}.zip" if run.zip_artifact else run.name)
     run.output_dir.mkdir(parents=True, exist_ok=True)
     info = model.save(path, extra_files=extra, overwrite=True, encrypt=run.encrypt)
-    has_page = run.write_report and not run.zip_artifact and not run.encrypt
+    has_page = "report.html" in pages and not run.zip_artifact and not run.encrypt
     run.report("save", 1, 1)
     return _Saved(info, path, path / "report.html" if has_page else None)
 
 
 def _report_files(
-    run: _RunInputs, model: Model, scores: _Scores, fit: FitData, estimator: Any
+    run: _RunInputs,
+    model: Model,
+    scores: _Scores,
+    fit: FitData,
+    estimator: Any,
+    *,
+    html: bool = True,
 ) -> dict[str, bytes]:
-    """Return ``MODEL_CARD.md`` and ``report.html`` for the artifact."""
+    """Return ``MODEL_CARD.md`` and (``html``: the report extra is installed) ``report.html``."""
     from glmops.evaluation.model_report import model_card_for, report_for
 
+    if not html:
+        model.digest = model.content_digest()  # quoted by the card
+        return {"MODEL_CARD.md": model_card_for(model).encode()}
     path_data = regularization_path(model, fit, run.spec, estimator)
     model.digest = model.content_digest()  # quoted by the report and card
     card = model_card_for(model)
-    html = report_for(
+    page = report_for(
         model,
         metrics=scores.metrics,
         scored=scores.holdout,
@@ -827,7 +841,27 @@ def _report_files(
         model_card=card,
         created=run.started.strftime("%Y-%m-%d %H:%M UTC"),
     )
-    return {"MODEL_CARD.md": card.encode(), "report.html": html.encode()}
+    return {"MODEL_CARD.md": card.encode(), "report.html": page.encode()}
+
+
+def _report_skipped() -> str | None:
+    """Return why report.html cannot be drawn here, or None when it can.
+
+    Training writes report.html by default; on a lean install (no ``report``
+    extra, so no matplotlib) the model is still trained and saved with its
+    MODEL_CARD.md, and the skipped report is logged and returned as a warning
+    (never written into the artifact, whose digest must not depend on extras).
+    """
+    from glmops._extras import has_extra
+
+    if has_extra("report"):
+        return None
+    note = (
+        "report.html skipped: the HTML report needs the 'report' extra: "
+        "pip install 'glmops[report]'"
+    )
+    logger.warning(note)
+    return note
 
 
 def _user() -> str:

@@ -219,3 +219,20 @@ def test_error_text_is_printed_verbatim(tmp_path: Path, folder: str) -> None:
     result = _invoke("init", "--data", missing, "--target", "y", "-o", tmp_path / "g.yaml")
     assert result.exit_code == 2, result.output
     assert _has(result, folder)
+
+
+def test_train_without_the_report_extra_skips_the_report_with_a_warning(
+    project: _Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glmops._extras import EXTRAS
+
+    monkeypatch.setitem(EXTRAS, "report", ("glmops_no_such_module",))
+    out_dir = tmp_path / "lean"
+    args = ("train", "--config", project.config, "--output-dir", out_dir, "--json")
+    result = _invoke(*args, env=SMALL_CV)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["report"] is None
+    assert any("pip install 'glmops[report]'" in w for w in summary["warnings"])
+    assert (out_dir / "credit" / "MODEL_CARD.md").is_file()
+    assert not (out_dir / "credit" / "report.html").exists()

@@ -21,6 +21,7 @@ from glmops.registry.artifacts import (
     RemoteArtifactStore,
     open_store,
 )
+from glmops.serving.local_server import free_port
 
 S3_KEYS = {"key": "testing", "secret": "testing"}
 
@@ -42,18 +43,12 @@ def store(memory_url: str, tmp_path: Path) -> RemoteArtifactStore:
     return RemoteArtifactStore(memory_url, cache_dir=tmp_path / "cache")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 HTTP endpoint: moto's server in its own process."""
     pytest.importorskip("s3fs")
     pytest.importorskip("moto.server")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -246,7 +241,7 @@ def test_unreachable_endpoint_is_a_clear_error(
     monkeypatch.setenv("GLMOPS_ARTIFACT_CACHE", str(tmp_path / "cache"))
     options = {
         **S3_KEYS,
-        "endpoint_url": f"http://127.0.0.1:{_free_port()}",
+        "endpoint_url": f"http://127.0.0.1:{free_port()}",
         "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}},
     }
     with Registry(db_url, "s3://nobucket/models", actor="alice", artifact_options=options) as reg:

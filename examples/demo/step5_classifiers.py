@@ -1,4 +1,4 @@
-"""The lifecycle demo behind ``make demo``, step 2: classifiers with probabilities.
+"""``make demo`` step 5: classifiers with probabilities, judged on a holdout.
 
 Two datasets that ship with scikit-learn:
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import expit
 from sklearn.calibration import calibration_curve
 from sklearn.datasets import load_breast_cancer, load_wine
@@ -32,13 +33,14 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from glmops._typing import FloatArray
-from glmops.estimators.logistic import LogisticRegressionCV
+from glmops import LogisticRegressionCV
 
 __all__ = ["ClassifierReport", "run_classifier_demo"]
 
 BINARY_L1_RATIOS = (0.5, 0.9, 1.0)
 MULTI_L1_RATIOS = (0.5, 1.0)
+
+FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,10 @@ def run_binary(output_dir: Path) -> tuple[ClassifierReport, Path]:
     ).fit(X_train, y_train)
     fit_seconds = time.perf_counter() - start
     positive = model.classes_[1]
-    proba = model.predict_proba(X_test)[:, 1]
+    proba = np.asarray(model.predict_proba(X_test)[:, 1], dtype=np.float64)
     y_pos = (y_test == positive).astype(int)
     pred = model.predict(X_test)
-    raw = expit(model.decision_function(X_test))
+    raw = np.asarray(expit(model.decision_function(X_test)), dtype=np.float64)
     plot = _plot_calibration(y_pos, raw, proba, positive, output_dir / "calibration.png")
     report = ClassifierReport(
         dataset="breast cancer",

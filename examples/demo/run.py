@@ -1,170 +1,58 @@
-"""The lifecycle demo behind ``make demo``.
+"""The lifecycle demo behind ``make demo``: ``python -m examples.demo --output demo-output``.
 
-Step 1 (:mod:`glmops.demo_pipeline`) is the main job: a real credit table
-with categorical columns and missing values goes through ``glmops init`` and
+Step 1 (:mod:`.step1_pipeline`) is the main job: a real credit table with
+categorical columns and missing values goes through ``glmops init`` and
 ``glmops train`` to a checksummed artifact with its HTML report, which is
 then loaded to score and explain new applications.
-Step 2 (:mod:`glmops.demo_registry`) registers that model, promotes it through
-the gates, registers a retrained challenger, compares, promotes, rolls back
-and prints the audit log.
-Step 3 runs :class:`glmops.ElasticNetCV` on the diabetes data that ships with
-scikit-learn (442 patients, 10 baseline variables, disease progression after
-one year), then writes the regularisation path and the CV curve as PNGs.
-Step 4 (:mod:`glmops.demo_classifiers`) fits a calibrated binary classifier
+Step 2 (:mod:`.step2_registry`) registers that model, promotes it through the
+gates, registers a retrained challenger, compares, promotes, rolls back and
+prints the audit log.
+Step 3 (:mod:`.step3_serving`) serves the registry over real HTTP: auth,
+validation, canary, shadow, the prediction log, ``/metrics``, batch scoring.
+Step 4 (:mod:`.step4_cross_validation`) chooses an elastic net by
+cross-validation on the diabetes data and plots its path and CV curve.
+Step 5 (:mod:`.step5_classifiers`) fits a calibrated binary classifier
 (breast cancer) and a multinomial one (wine) and judges them on a holdout.
-Later steps (register, serve, monitor) extend this same demo.
 
-``run_demo`` returns a :class:`DemoReport` (data only); ``main`` prints it.
+Each step returns a report (data only); :func:`story` prints them.
+Needs ``pip install 'glmops[serve,report]' httpx`` (``make demo`` does it).
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-import numpy as np
-from sklearn.datasets import load_diabetes
-from sklearn.model_selection import KFold
+import typer
 
-from glmops._typing import FloatArray
-from glmops.demo_classifiers import ClassifierReport, run_classifier_demo
-from glmops.demo_pipeline import PipelineReport, run_pipeline_demo
-from glmops.demo_registry import RegistryReport, run_registry_demo
-from glmops.demo_serving import ServingReport, run_serving_demo
-from glmops.estimators.elastic_net import ElasticNetCV, enet_path
+from examples.demo.step1_pipeline import PipelineReport, run_pipeline_demo
+from examples.demo.step2_registry import RegistryReport, run_registry_demo
+from examples.demo.step3_serving import ServingReport, run_serving_demo
+from examples.demo.step4_cross_validation import L1_RATIOS, run_demo
+from examples.demo.step5_classifiers import ClassifierReport, run_classifier_demo
 
-__all__ = ["DemoReport", "main", "run_demo"]
-
-L1_RATIOS = (0.1, 0.5, 0.9, 1.0)
+__all__ = ["main", "story"]
 
 
-@dataclass(frozen=True)
-class DemoReport:
-    """What the demo found and where it wrote its plots."""
-
-    alpha: float
-    l1_ratio: float
-    cv_mse: float
-    cv_mse_se: float
-    alpha_1se: float
-    selected: dict[str, float]
-    dropped: list[str]
-    fit_seconds: float
-    path_plot: Path
-    cv_plot: Path
-
-
-def run_demo(output_dir: Path) -> DemoReport:
-    """Fit ElasticNetCV on the diabetes data and write the two plots."""
-    data = load_diabetes()
-    X, y = data.data, data.target
-    names = list(data.feature_names)
-    folds = KFold(5, shuffle=True, random_state=0)
-    start = time.perf_counter()
-    model = ElasticNetCV(l1_ratio=list(L1_RATIOS), cv=folds, standardize=True, tol=1e-8)
-    model.fit(X, y)
-    fit_seconds = time.perf_counter() - start
-    one_se = ElasticNetCV(
-        l1_ratio=list(L1_RATIOS), cv=folds, standardize=True, tol=1e-8, selection="1se"
-    ).fit(X, y)
-    best = int(np.flatnonzero(np.isclose(L1_RATIOS, model.l1_ratio_))[0])
-    j = int(np.argmin(np.abs(model.alphas_[best] - model.alpha_)))
-    fold_mse = model.mse_path_[best, j]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path_plot = _plot_path(X, y, names, model, output_dir / "regularization_path.png")
-    cv_plot = _plot_cv(model, one_se.alpha_, output_dir / "cv_curve.png")
-    coef = model.coef_
-    return DemoReport(
-        alpha=model.alpha_,
-        l1_ratio=model.l1_ratio_,
-        cv_mse=float(fold_mse.mean()),
-        cv_mse_se=float(fold_mse.std(ddof=1) / np.sqrt(fold_mse.size)),
-        alpha_1se=float(one_se.alpha_),
-        selected={n: float(c) for n, c in zip(names, coef, strict=True) if c != 0},
-        dropped=[n for n, c in zip(names, coef, strict=True) if c == 0],
-        fit_seconds=fit_seconds,
-        path_plot=path_plot,
-        cv_plot=cv_plot,
-    )
-
-
-def _plot_path(
-    X: FloatArray, y: FloatArray, names: list[str], model: ElasticNetCV, out: Path
-) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    alphas, coefs, _ = enet_path(
-        X, y, l1_ratio=model.l1_ratio_, fit_intercept=True, standardize=True, tol=1e-8
-    )
-    scale = X.std(axis=0)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for k, name in enumerate(names):
-        ax.plot(alphas, coefs[k] * scale[k], label=name)
-    ax.axvline(model.alpha_, color="k", linestyle="--", linewidth=1, label="CV choice")
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("alpha (log scale, decreasing)")
-    ax.set_ylabel("coefficient x feature std")
-    ax.set_title(f"Elastic-net path, l1_ratio={model.l1_ratio_:g} (diabetes)")
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-def _plot_cv(model: ElasticNetCV, alpha_1se: float, out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    n_folds = model.mse_path_.shape[2]
-    for i, ratio in enumerate(L1_RATIOS):
-        mean = model.mse_path_[i].mean(axis=1)
-        se = model.mse_path_[i].std(axis=1, ddof=1) / np.sqrt(n_folds)
-        (line,) = ax.plot(model.alphas_[i], mean, label=f"l1_ratio={ratio:g}")
-        ax.fill_between(model.alphas_[i], mean - se, mean + se, alpha=0.15, color=line.get_color())
-    ax.axvline(model.alpha_, color="k", linestyle="--", linewidth=1, label="min CV error")
-    ax.axvline(alpha_1se, color="grey", linestyle=":", linewidth=1, label="1-SE rule")
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("alpha (log scale, decreasing)")
-    ax.set_ylabel(f"held-out MSE ({n_folds}-fold mean +/- 1 SE)")
-    ax.set_title("Cross-validation curve (diabetes)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo and print its report."""
-    parser = argparse.ArgumentParser(prog="python -m glmops.demo", description=__doc__)
-    parser.add_argument("--output", type=Path, default=Path("demo-output"))
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
-    args = parser.parse_args(argv)
+def story(
+    output: Annotated[Path, typer.Option(help="Where the demo writes.")] = Path("demo-output"),
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Run the five steps of the glmops lifecycle demo and print what each found."""
     print("glmops demo, step 1: from a table to a trusted model (data/credit_data.csv)")
-    print(f"  glmops init --data data/credit_data.csv --target Status -> {args.output}/glmops.yaml")
+    print(f"  glmops init --data data/credit_data.csv --target Status -> {output}/glmops.yaml")
     print("  glmops train --config glmops.yaml")
-    pipeline = run_pipeline_demo(args.output, quiet=args.quiet)
+    pipeline = run_pipeline_demo(output, quiet=quiet)
     _print_pipeline(pipeline)
     print()
     print("glmops demo, step 2: the registry (gates, challenger, diff, promote, rollback, audit)")
-    registry_report = run_registry_demo(args.output, pipeline.artifact_path)
+    registry_report = run_registry_demo(output, pipeline.artifact_path)
     _print_registry(registry_report)
     print()
     print("glmops demo, step 3: serving (HTTP, validation, canary, shadow, batch scoring)")
-    _print_serving(run_serving_demo(args.output, registry_report.db_url))
+    _print_serving(run_serving_demo(output, registry_report.db_url))
     print()
-    report = run_demo(args.output)
+    report = run_demo(output)
     print("glmops demo, step 4: model choice by cross-validation (diabetes, n=442, p=10)")
     print(f"  ElasticNetCV over l1_ratio {list(L1_RATIOS)} x 100 alphas, 5 folds,")
     print(f"  standardize=True: {report.fit_seconds:.2f} s")
@@ -177,12 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  dropped: {', '.join(report.dropped) or 'none'}")
     print(f"  wrote {report.path_plot}")
     print(f"  wrote {report.cv_plot}")
-    classifiers, calibration_plot = run_classifier_demo(args.output)
+    classifiers, calibration_plot = run_classifier_demo(output)
     print()
     print("glmops demo, step 5: classifiers (75% train / 25% holdout, stratified)")
     for c in classifiers:
         _print_classifier(c)
     print(f"  wrote {calibration_plot}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo from the command line (``python -m examples.demo``); return 0."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(story)
+    app(argv, prog_name="python -m examples.demo", standalone_mode=False)
     return 0
 
 
@@ -285,7 +180,3 @@ def _print_classifier(c: ClassifierReport) -> None:
             f"    threshold (max F1 on out-of-fold, Platt-calibrated) = {c.threshold:.3f}: ", end=""
         )
         print(f"precision = {c.precision:.3f}   recall = {c.recall:.3f}")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

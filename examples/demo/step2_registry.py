@@ -41,11 +41,11 @@ class RegistryReport:
 
 def run_registry_demo(output_dir: Path, artifact: Path) -> RegistryReport:
     """Register ``artifact`` and a retrained variant; promote, compare, roll back."""
+    from glmops import train
     from glmops.config import load_config
     from glmops.errors import GateFailed
     from glmops.registry import Registry
     from glmops.registry.gates import GateRule, evaluate_gates, format_gate_table
-    from glmops.training.pipeline import train
 
     db = output_dir / "glmops.db"
     root = output_dir / "glmops-artifacts"

@@ -12,17 +12,15 @@ from the prediction log, scores the whole data file in batch, prints a few
 from __future__ import annotations
 
 import secrets
-import socket
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServingReport", "run_serving_demo"]
+from examples.demo.step1_pipeline import DATA
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "credit_data.csv"
+__all__ = ["ServingReport", "run_serving_demo"]
 
 
 @dataclass
@@ -51,25 +49,10 @@ class ServingReport:
     stopped: bool = False
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(predicate: Any, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the server did not reach the expected state in time")
-        time.sleep(0.05)
-
-
 def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
     """Serve the registry of step 2 and exercise it over HTTP; return what happened."""
     import httpx
     import pyarrow.parquet as pq
-    import uvicorn
 
     from glmops.config import PredictionLogConfig, ServingConfig, TokenConfig
     from glmops.data.readers import read_table
@@ -77,6 +60,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
     from glmops.registry import Registry
     from glmops.serving import create_app, hash_token
     from glmops.serving.batch import score_file
+    from glmops.serving.local_server import start_server, wait_until
 
     report = ServingReport()
     registry = Registry(db_url, output_dir / "glmops-artifacts", actor="demo-ops")
@@ -87,14 +71,8 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
         prediction_log=PredictionLogConfig(path=str(output_dir / "prediction-log")),
     )
     app = create_app(config, registry=registry)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, name="demo-server", daemon=True)
-    thread.start()
-    _wait(lambda: server.started)
-    report.url = f"http://127.0.0.1:{port}"
+    server = start_server(app, name="demo-server")
+    report.url = server.url
     state = app.state.glmops
     rows = read_table(DATA).drop_columns(["Status"]).slice(0, 600).to_pylist()
     url = "/v1/models/credit/predict"
@@ -122,7 +100,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
 
             # canary: 20% of entities on version 2, sticky by entity key
             registry.set_alias("credit", "canary", 2, weight=0.2, reason="demo canary")
-            _wait(lambda: "canary" in client.get("/readyz").json()["models"].get("credit", {}))
+            wait_until(lambda: "canary" in client.get("/readyz").json()["models"].get("credit", {}))
             arms: dict[str, int] = {}
             for i in range(500):
                 headers = {"X-Entity-Key": f"customer-{i}"}
@@ -139,13 +117,13 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
             answered += len(again)
             report.canary_sticky = again == [arms[k] for k in list(arms)[:50]]
             registry.unset_alias("credit", "canary", reason="demo: canary done")
-            _wait(lambda: "canary" not in client.get("/readyz").json()["models"]["credit"])
+            wait_until(lambda: "canary" not in client.get("/readyz").json()["models"]["credit"])
 
             # shadow: version 2 scores a copy of every request, off the response path
             before = [client.post(url, json={"instances": [row]}).json() for row in rows[:20]]
             answered += 20
             registry.set_alias("credit", "shadow", 2, reason="demo shadow")
-            _wait(
+            wait_until(
                 lambda: (
                     client.get("/readyz").json()["models"].get("credit", {}).get("shadow") == 2
                     and "canary" not in client.get("/readyz").json()["models"]["credit"]
@@ -160,6 +138,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
                 for a, b in zip(before, shadowed[:20], strict=True)
             )
             registry.unset_alias("credit", "shadow", reason="demo: shadow done")
+            state.shadow.flush(20)  # every shadowed request scored before /metrics is read
             metrics = client.get("/metrics").text
         wanted = (
             "glmops_requests_total",
@@ -193,9 +172,7 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
                 abs(a["proba.bad"] - b["proba.bad"]) for a, b in pairs
             ) / len(pairs)
     finally:
-        server.should_exit = True
-        thread.join(15)
-        report.stopped = not thread.is_alive()
+        report.stopped = server.stop(15)
     champion = registry.resolve("credit@champion")
     model = registry.load(champion.ref)
     out = output_dir / "scored.parquet"

@@ -20,8 +20,9 @@ import numpy as np
 
 from glmops.errors import InvalidInputError
 
-__all__ = ["PipelineReport", "run_pipeline_demo"]
+__all__ = ["DATA", "PipelineReport", "run_pipeline_demo"]
 
+# the credit-scoring table of the repository (MIT, see data/README.md)
 DATA = Path(__file__).resolve().parents[2] / "data" / "credit_data.csv"
 
 # three new applications: typical, risky, and one with values the training data never had
@@ -109,8 +110,8 @@ def _broken_batch(path: Path) -> Path:
 
 def run_pipeline_demo(output_dir: Path, *, quiet: bool = False) -> PipelineReport:
     """Run init -> train -> load -> score -> validate into ``output_dir``."""
-    from glmops.cli.main import app
-    from glmops.model import load_model
+    from glmops import load_model
+    from glmops.cli import app
     from glmops.training.scaffold import starter_config
 
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Runnable examples of glmops (outside the package; run from the repository root)."""

@@ -1,0 +1,1 @@
+"""The lifecycle demo behind ``make demo`` (see :mod:`examples.demo.run`)."""

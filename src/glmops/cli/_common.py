@@ -1,0 +1,148 @@
+"""What every ``glmops`` command shares: one error policy, one config lookup, one registry.
+
+Exit codes (the same for every command, also printed by ``glmops --help``):
+
+====  =====================================================================
+0     success
+1     unexpected failure (any other error, an OS error such as a permission
+      refused), or a check that ran and found problems (``glmops validate``,
+      ``glmops registry verify``)
+2     the request cannot be done as given: bad input or config, a missing
+      file, a broken artifact, a registry refusal, a missing extra — any
+      :class:`~glmops.errors.GlmopsError`, ``ValueError``,
+      ``FileNotFoundError`` or ``FileExistsError``; the message names the
+      field, file or extra at fault
+3     a promotion blocked by its gates (:class:`~glmops.errors.GateFailed`)
+====  =====================================================================
+
+Errors are printed on stderr as one line, ``error: <message>`` (``promotion
+blocked: <message>`` for exit code 3), the message verbatim. Results go to
+stdout (:data:`out`), progress and notes to stderr (:data:`console`).
+
+The config is ``--config`` when given, else ``./glmops.yaml`` when it exists,
+else none (the registry then comes from ``GLMOPS_REGISTRY_URL`` /
+``GLMOPS_ARTIFACT_ROOT`` or the embedded defaults).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from glmops.errors import GateFailed, GlmopsError
+
+if TYPE_CHECKING:
+    from glmops.config import GlmopsConfig
+    from glmops.registry import Registry
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "EXIT_BAD_INPUT",
+    "EXIT_CODES_HELP",
+    "EXIT_FAILURE",
+    "EXIT_GATES",
+    "EXIT_OK",
+    "cli_errors",
+    "console",
+    "exit_code",
+    "fail",
+    "find_config",
+    "load_project_config",
+    "open_registry",
+    "out",
+    "registry_for",
+]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_GATES = 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; 1 unexpected failure, or a check that found problems "
+    "(validate, registry verify); 2 bad input, config, file, artifact, registry refusal "
+    "or missing extra (the message names it); 3 promotion blocked by its gates."
+)
+
+DEFAULT_CONFIG = Path("glmops.yaml")
+
+console = Console(stderr=True)  # progress, notes and errors
+out = Console()  # results
+
+# what the user can fix from the message alone
+_BAD_INPUT: tuple[type[BaseException], ...] = (
+    GlmopsError,
+    ValueError,
+    FileNotFoundError,
+    FileExistsError,
+)
+# what the policy catches and prints as one line; anything else keeps its traceback
+_HANDLED: tuple[type[BaseException], ...] = (*_BAD_INPUT, OSError)
+
+
+def exit_code(exc: BaseException) -> int:
+    """Return the exit code of ``exc`` under the CLI's one policy (module docstring)."""
+    if isinstance(exc, GateFailed):
+        return EXIT_GATES
+    if isinstance(exc, _BAD_INPUT):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILURE
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Print ``exc`` as one line on stderr and exit with its code."""
+    code = exit_code(exc)
+    prefix = "promotion blocked:" if code == EXIT_GATES else "error:"
+    console.print(f"[bold red]{prefix}[/] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(code=code) from None
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the errors a user can act on into :func:`fail`; let the rest propagate."""
+    try:
+        yield
+    except _HANDLED as exc:
+        fail(exc)
+
+
+def find_config(config: Path | None) -> Path | None:
+    """Return ``config``, else ``./glmops.yaml`` when it exists, else None."""
+    if config is None and DEFAULT_CONFIG.is_file():
+        return DEFAULT_CONFIG
+    return config
+
+
+def load_project_config(config: Path | None) -> GlmopsConfig | None:
+    """Load and validate the config :func:`find_config` finds; None when there is none."""
+    from glmops.config import load_config
+
+    path = find_config(config)
+    return None if path is None else load_config(path)
+
+
+def registry_for(cfg: GlmopsConfig | None) -> Registry:
+    """Open the registry of a loaded config (its ``registry:`` section and gates).
+
+    Without a config: ``GLMOPS_REGISTRY_URL`` / ``GLMOPS_ARTIFACT_ROOT``, else
+    the embedded defaults.
+    """
+    if cfg is None:
+        from glmops.registry import Registry
+
+        return Registry()
+    from glmops.config import open_registry as open_configured
+
+    registry: Registry = open_configured(cfg)  # typed Any in config.py
+    return registry
+
+
+def open_registry(config: Path | None) -> Registry:
+    """Open the registry for ``--config`` (see :func:`find_config`)."""
+    return registry_for(load_project_config(config))
