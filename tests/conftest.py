@@ -18,6 +18,7 @@ multinomial log loss with the same penalty) are the ``logit`` fixture.
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,47 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.special import expit, logsumexp, softmax
+
+LOCAL_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+_PG_NOTE: list[str] = []
+
+
+def _local_postgres_answers() -> str | None:
+    """Return why the local PostgreSQL cannot be used, or None when it answers."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2
+        ):
+            return None
+    except psycopg.Error as exc:
+        return f"no PostgreSQL answers at 127.0.0.1:5432 ({type(exc).__name__})"
+
+
+def _use_local_postgres() -> None:
+    """Use the local PostgreSQL when GLMOPS_TEST_PG_URL is unset and one answers.
+
+    Runs when this module is imported, before any other conftest reads the
+    variable (they read it at import time).
+    """
+    if os.environ.get("GLMOPS_TEST_PG_URL"):
+        return
+    why = _local_postgres_answers()
+    if why is None:
+        os.environ["GLMOPS_TEST_PG_URL"] = LOCAL_PG_URL
+    else:
+        _PG_NOTE.append(f"PostgreSQL tests skipped: GLMOPS_TEST_PG_URL is unset and {why}")
+
+
+_use_local_postgres()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for note in _PG_NOTE:
+        terminalreporter.write_line(note)
 
 
 def as_dense64(X: Any) -> np.ndarray:
