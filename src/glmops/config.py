@@ -179,13 +179,19 @@ class ModelConfig(_Strict):
         return self
 
 
+RoleName = Literal[
+    "predict", "read", "feedback", "trainer", "approver", "breakglass", "admin", "reader"
+]
+
+
 class RegistryConfig(_Strict):
     """Where versions are recorded and artifacts stored, and who may do what."""
 
     url: str = "sqlite:///./glmops.db"
     artifact_root: str = "glmops-artifacts"  # a directory, or any fsspec URL (s3://...)
     artifact_options: dict[str, Any] = Field(default_factory=dict)  # fsspec storage options
-    roles: dict[str, list[Literal["reader", "trainer", "approver", "admin"]]] | None = None
+    # actor -> roles (glmops.registry.auth.ROLES; "reader" is the old name of "read")
+    roles: dict[str, list[RoleName]] | None = None
     require_approval: bool = False
     # apply pending schema migrations on start; off: an old schema is refused with a message
     migrate: bool = False
@@ -199,7 +205,7 @@ class TokenConfig(_Strict):
 
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     actor: Annotated[str, Field(min_length=1, max_length=128)]
-    roles: list[Literal["predict", "read", "admin"]] = Field(min_length=1)
+    roles: list[RoleName] = Field(min_length=1)
 
 
 class PredictionLogConfig(_Strict):

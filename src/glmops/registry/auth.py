@@ -1,4 +1,22 @@
-"""Who may do what in the registry: roles reader, trainer, approver, admin.
+"""Who may do what: the one role vocabulary of glmops (registry, serving and CLI alike).
+
+Roles are held by bearer tokens (HTTP) or by actors in ``registry.roles``
+(the Python API and the CLI against a database). Each operation lists the
+roles that may perform it; ``admin`` may do everything except ``force``:
+overriding failed gates is the ``breakglass`` role's alone, and it never
+replaces an approval by a second person.
+
+========== ==========================================================
+role       may
+========== ==========================================================
+predict    score (predict, explain)
+read       list and show models, versions, history, schemas, metrics
+feedback   send labels for past predictions
+trainer    register versions; point aliases that take no live traffic
+approver   approve versions; promote (champion, canary); roll back
+breakglass force a promotion past failed gates (audited as forced)
+admin      everything above but ``force``; archive, gc
+========== ==========================================================
 
 An :class:`AccessPolicy` maps actors to roles. Without one the registry is in
 single-user mode (the local OS user may do everything), which is what the
@@ -13,20 +31,48 @@ from dataclasses import dataclass, field
 
 from glmops.errors import InvalidInputError, PermissionDenied
 
-__all__ = ["OPERATIONS", "ROLES", "AccessPolicy"]
+__all__ = ["LEGACY_ROLES", "OPERATIONS", "ROLES", "AccessPolicy", "allowed", "normalize_roles"]
 
-ROLES = ("reader", "trainer", "approver", "admin")
-# the roles that may perform each operation
-OPERATIONS: dict[str, frozenset[str]] = {
-    "read": frozenset(ROLES),
-    "register": frozenset({"trainer", "admin"}),
-    "approve": frozenset({"approver", "admin"}),
-    "alias": frozenset({"approver", "admin"}),
-    "promote": frozenset({"approver", "admin"}),
-    "rollback": frozenset({"approver", "admin"}),
-    "archive": frozenset({"admin"}),
-    "gc": frozenset({"admin"}),
+ROLES = ("predict", "read", "feedback", "trainer", "approver", "breakglass", "admin")
+# names of the first release, still accepted in configs
+LEGACY_ROLES = {"reader": "read"}
+
+# the roles that may perform each operation (admin is added below, except to force)
+_BY_OPERATION: dict[str, frozenset[str]] = {
+    "predict": frozenset({"predict"}),
+    "read": frozenset({"read", "trainer", "approver", "breakglass"}),
+    "feedback": frozenset({"feedback"}),
+    "register": frozenset({"trainer"}),
+    "alias": frozenset({"trainer", "approver"}),  # aliases that take no live traffic
+    "approve": frozenset({"approver"}),
+    "promote": frozenset({"approver"}),  # champion, or a canary with weight > 0
+    "rollback": frozenset({"approver"}),
+    "archive": frozenset(),
+    "gc": frozenset(),
 }
+OPERATIONS: dict[str, frozenset[str]] = {
+    **{op: roles | {"admin"} for op, roles in _BY_OPERATION.items()},
+    "force": frozenset({"breakglass"}),
+}
+
+
+def allowed(roles: Iterable[str], operation: str) -> bool:
+    """Return whether holding ``roles`` permits ``operation``."""
+    return bool(frozenset(roles) & OPERATIONS[operation])
+
+
+def normalize_roles(roles: Iterable[str], where: str) -> frozenset[str]:
+    """Return ``roles`` with legacy names mapped; refuse unknown ones naming ``where``."""
+    chosen = frozenset(LEGACY_ROLES.get(r, r) for r in roles)
+    unknown = sorted(chosen - set(ROLES))
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown role(s) {unknown} at {where}; roles are {list(ROLES)}.",
+            field=where,
+            expected=f"roles among {list(ROLES)}",
+            got=unknown,
+        )
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -41,19 +87,17 @@ class AccessPolicy:
         """Build a policy from ``{actor: [role, ...]}`` (validating the role names)."""
         if mapping is None:
             return cls(None)
-        out: dict[str, frozenset[str]] = {}
-        for actor, roles in mapping.items():
-            chosen = frozenset(roles)
-            unknown = sorted(chosen - set(ROLES))
-            if unknown:
-                raise InvalidInputError(
-                    f"Unknown role(s) {unknown} for {actor!r}; roles are {list(ROLES)}.",
-                    field=f"registry.roles.{actor}",
-                    expected=f"roles among {list(ROLES)}",
-                    got=unknown,
-                )
-            out[str(actor)] = chosen
-        return cls(out)
+        return cls(
+            {
+                str(actor): normalize_roles(roles, f"registry.roles.{actor}")
+                for actor, roles in mapping.items()
+            }
+        )
+
+    @property
+    def is_single_user(self) -> bool:
+        """Return True when no roles are configured (the local user may do everything)."""
+        return self.roles is None
 
     def roles_of(self, actor: str) -> frozenset[str]:
         """Return the roles ``actor`` holds."""
@@ -63,11 +107,10 @@ class AccessPolicy:
 
     def check(self, actor: str, operation: str) -> None:
         """Raise :class:`PermissionDenied` unless ``actor`` may perform ``operation``."""
-        allowed = OPERATIONS[operation]
-        if self.roles_of(actor) & allowed:
+        held = self.roles_of(actor)
+        if allowed(held, operation):
             return
-        held = sorted(self.roles_of(actor)) or ["none"]
         raise PermissionDenied(
-            f"{actor!r} may not {operation} (holds {', '.join(held)}; needs one of "
-            f"{', '.join(sorted(allowed))})."
+            f"{actor!r} may not {operation} (holds {', '.join(sorted(held)) or 'no role'}; "
+            f"needs one of {', '.join(sorted(OPERATIONS[operation]))})."
         )

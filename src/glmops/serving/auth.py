@@ -1,9 +1,9 @@
-"""Bearer tokens with roles for the serving API (predict, read, admin).
+"""Bearer tokens with roles for the HTTP API (the roles of :mod:`glmops.registry.auth`).
 
 Tokens are configured as SHA-256 digests, never in clear, and compared in
-constant time. ``admin`` implies the other roles; ``read`` covers model
-listings and schemas. Authentication is off only when the config says
-``auth: disabled``.
+constant time. What a role permits is decided in one place,
+:data:`glmops.registry.auth.OPERATIONS`, for scoring and registry routes
+alike. Authentication is off only when the config says ``auth: disabled``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["ANONYMOUS", "Caller", "TokenTable", "hash_token"]
+from glmops.registry.auth import ROLES, allowed, normalize_roles
 
-ROLES = ("predict", "read", "admin")
+__all__ = ["ANONYMOUS", "Caller", "TokenTable", "hash_token"]
 
 
 def hash_token(token: str) -> str:
@@ -30,9 +30,9 @@ class Caller:
     actor: str
     roles: frozenset[str]
 
-    def may(self, role: str) -> bool:
-        """Return whether this caller holds ``role`` (admin holds every role)."""
-        return role in self.roles or "admin" in self.roles
+    def may(self, operation: str) -> bool:
+        """Return whether this caller's roles permit ``operation`` (see OPERATIONS)."""
+        return allowed(self.roles, operation)
 
 
 ANONYMOUS = Caller("anonymous", frozenset(ROLES))
@@ -45,7 +45,7 @@ class TokenTable:
         """``entries``: (sha256, actor, roles) triples; None disables authentication."""
         self.enabled = entries is not None
         self._entries = [
-            (digest.lower(), Caller(actor, frozenset(roles)))
+            (digest.lower(), Caller(actor, normalize_roles(roles, "serving.tokens.roles")))
             for digest, actor, roles in entries or ()
         ]
 
