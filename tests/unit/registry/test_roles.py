@@ -54,7 +54,7 @@ def test_legacy_reader_means_read_and_unknown_roles_are_refused():
     policy.check("dave", "read")
     with pytest.raises(PermissionDenied, match="may not register"):
         policy.check("dave", "register")
-    with pytest.raises(InvalidInputError, match="registry.roles.eve") as info:
+    with pytest.raises(InvalidInputError, match=r"registry\.roles\.eve") as info:
         AccessPolicy.from_mapping({"eve": ["root"]})
     assert info.value.field == "registry.roles.eve"
 
