@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from glmops._redact import redact_text, summarize
+from glmops._redact import redact, redact_text, summarize
 from glmops.data.spec import FeatureSpec, PreprocessingDefaults
 from glmops.errors import ConfigError
 from glmops.registry.gates import GateRule
@@ -538,6 +538,10 @@ def open_registry(config: GlmopsConfig) -> Any:
 
 
 def config_hash(model: ModelConfig) -> str:
-    """Return the SHA-256 of a model config's canonical JSON (paths as given)."""
-    text = json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """Return the SHA-256 of a model config's canonical JSON (paths as given, secrets masked).
+
+    The hash is recorded in the artifact: hashing a password would let anyone
+    holding the artifact test guesses offline, so secrets are masked first.
+    """
+    text = json.dumps(redact(model.model_dump(mode="json")), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -100,3 +100,35 @@ def test_config_errors_never_echo_a_password(raw):
     with pytest.raises(ConfigError) as info:
         parse_config(raw)
     assert SECRET not in str(info.value)
+
+
+def _model_config(url: str):
+    return parse_config(
+        {
+            "models": {
+                "m": {
+                    "data": {"url": url, "query": "SELECT * FROM t"},
+                    "target": "y",
+                    "task": "binary",
+                }
+            }
+        }
+    ).models["m"]
+
+
+def test_the_config_hash_never_covers_a_password():
+    """A hash over the password would let anyone holding the artifact test guesses offline."""
+    from glmops.config import config_hash
+
+    one = _model_config(f"postgresql+psycopg://u:{SECRET}@db/x")
+    two = _model_config("postgresql+psycopg://u:other-password@db/x")
+    assert config_hash(one) == config_hash(two)
+    assert config_hash(one) != config_hash(_model_config("postgresql+psycopg://u:p@db/other"))
+
+
+def test_the_lineage_config_has_no_password():
+    from glmops.training.pipeline import _redacted_config
+
+    dumped = _redacted_config(_model_config(f"postgresql+psycopg://u:{SECRET}@db/x?sslpassword=z"))
+    assert SECRET not in repr(dumped)
+    assert "sslpassword=***" in dumped["data"]["url"]

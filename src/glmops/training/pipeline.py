@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from glmops._redact import redact, redact_url
 from glmops._typing import FloatArray, IntArray
 from glmops.artifact import ArtifactInfo
 from glmops.config import GlmopsConfig, ModelConfig, config_hash, load_config
@@ -377,22 +378,10 @@ def _subset(data: CoercedTable, rows: IntArray) -> CoercedTable:
 # -- lineage ------------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """Return a database URL with its password replaced by ``***``."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return str(make_url(url).render_as_string(hide_password=True))
-    except Exception:  # not a URL SQLAlchemy knows: drop anything before '@'
-        return url.split("@")[-1]
-
-
 def _redacted_config(spec: ModelConfig) -> dict[str, Any]:
-    """Return the config as JSON for the lineage, without database credentials."""
-    dumped = spec.model_dump(mode="json")
-    if dumped["data"].get("url"):
-        dumped["data"]["url"] = redact_url(dumped["data"]["url"])
-    return dumped
+    """Return the config as JSON for the lineage, without credentials of any kind."""
+    redacted: dict[str, Any] = redact(spec.model_dump(mode="json"))
+    return redacted
 
 
 def _package_versions() -> dict[str, str]:
