@@ -138,6 +138,14 @@ NEVER_IMPORTS = {
         "glmops.artifact",
         "glmops.config",
     },
+    "training": {
+        "glmops.registry",
+        "glmops.serving",
+        "glmops.monitoring",
+        "glmops.cli",
+        "fastapi",
+        "starlette",
+    },
     "evaluation": {
         "glmops.estimators",
         "glmops.training",
