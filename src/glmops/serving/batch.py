@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from glmops import _arrow
+from glmops._durable import replace_durably
 from glmops.data.readers import file_format, iter_batches
 from glmops.data.schema import CoercedTable, Violation
 from glmops.errors import InvalidInputError, SchemaValidationError, ScoreOverflowError
@@ -382,7 +383,8 @@ def _write_scores(
             writer.write_table(empty)
         writer.close()
         writer = None
-        os.replace(tmp, target)  # the output appears complete or not at all
+        # the output appears complete or not at all, and survives a crash once reported
+        replace_durably(tmp, target)
     except InvalidInputError as exc:
         if column_types is not None and "conversion error" in str(exc):
             raise _TypedReadError(str(exc)) from exc

@@ -799,3 +799,30 @@ def test_console_script_scores_parquet_to_csv(
     assert got.column("id").to_pylist() == table.column("id").to_pylist()
     assert got.column("model_version").to_pylist() == ["churn"] * 50
     _assert_predictions(got, _expected(binary, table))
+
+
+def test_the_output_is_synced_before_it_is_renamed_into_place(
+    binary: Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reported `glmops score` output survives a crash: file synced, renamed, dir synced."""
+    import os
+
+    import glmops._durable as durable
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(a: Any, b: Any) -> None:
+        events.append("replace")
+        real_replace(a, b)
+
+    monkeypatch.setattr(durable.os, "fsync", fsync)
+    monkeypatch.setattr(durable.os, "replace", replace)
+    source = _write(_rows(binary, seed=4), tmp_path / "in.parquet")
+    score_file(binary, source, tmp_path / "out.parquet")
+    assert events[-2:] == ["replace", f"fsync {tmp_path.name}"]
+    assert events[-3].startswith("fsync ") and events[-3] != f"fsync {tmp_path.name}"
