@@ -267,9 +267,7 @@ def test_json_routes_refuse_before_reading_the_body(server):
     base, registry = server
     ten_mib = 10 * 1024**2
     started = time.monotonic()
-    assert _declared_only(base, "/models/churn/promote", None, ten_mib).startswith(
-        b"HTTP/1.1 401"
-    )
+    assert _declared_only(base, "/models/churn/promote", None, ten_mib).startswith(b"HTTP/1.1 401")
     assert _declared_only(base, "/models/churn/promote", "t-approver", ten_mib).startswith(
         b"HTTP/1.1 413"
     )

@@ -138,7 +138,7 @@ def serve(
         bool,
         typer.Option(
             "--insecure",
-            help="Allow auth disabled on a non-loopback address (something in front authenticates).",
+            help="Allow auth disabled beyond loopback (something in front authenticates).",
         ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
