@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import inspect
 import logging
@@ -521,39 +522,45 @@ def _authorized(request: Request, state: ServingState, operation: str) -> None:
     authorize(state.tokens, request.headers.get("authorization"), operation)
 
 
+def _guarded(
+    request: Request,
+    operation: str | None,
+    produce: Callable[[ServingState], Response],
+    name: str = "",
+) -> Response:
+    """Authorize ``operation`` (None: open), then answer ``produce(state)``: the one exit."""
+    state = _state(request)
+    try:
+        if operation is not None:
+            _authorized(request, state, operation)
+        response = produce(state)
+    except Exception as exc:  # refusals and faults alike answer in the one shape
+        state.count_refused(name, exc)
+        response = error_answer(exc, request_id(request))
+    return response
+
+
 async def list_models(request: Request) -> Response:
     """List the served models with their routes."""
-    state = _state(request)
-    rid = request_id(request)
-    try:
-        _authorized(request, state, "read")
-        response = json_response(
-            200,
-            [
-                {"name": name, "task": r.champion.model.task, **r.describe()}
-                for name, r in sorted(state.host.routes.items())
-            ],
-        )
-    except Exception as exc:
-        state.count_refused("", exc)
-        response = error_answer(exc, rid)
-    return response
+    return _guarded(request, "read", _served_models)
+
+
+def _served_models(state: ServingState) -> Response:
+    return json_response(
+        200,
+        [
+            {"name": name, "task": r.champion.model.task, **r.describe()}
+            for name, r in sorted(state.host.routes.items())
+        ],
+    )
 
 
 def show_model(name: str, request: Request) -> Response:  # reads the registry: a thread
     """Show a served model: routes, registered versions, feature schema."""
-    state = _state(request)
-    rid = request_id(request)
-    try:
-        _authorized(request, state, "read")
-        response = json_response(200, _model_facts(state, name))
-    except Exception as exc:
-        state.count_refused(name, exc)
-        response = error_answer(exc, rid)
-    return response
+    return _guarded(request, "read", functools.partial(_model_facts, name=name), name)
 
 
-def _model_facts(state: ServingState, name: str) -> dict[str, Any]:
+def _model_facts(state: ServingState, name: str) -> Response:
     """Return what ``GET /v1/models/{name}`` shows; raise Refusal (404) if not served."""
     routes = state.host.routes.get(name)
     if routes is None:
@@ -564,7 +571,7 @@ def _model_facts(state: ServingState, name: str) -> dict[str, Any]:
             reason="not_found",
         )
     model = routes.champion.model
-    return {
+    facts = {
         "name": name,
         "task": model.task,
         "classes": [str(c) for c in model.classes] if model.classes else None,
@@ -573,6 +580,7 @@ def _model_facts(state: ServingState, name: str) -> dict[str, Any]:
         "features": model.preprocessor.schema.to_dict()["columns"],
         "versions": [v.to_dict() for v in state.registry.list_versions(name)],
     }
+    return json_response(200, facts)
 
 
 async def healthz() -> Response:
@@ -614,43 +622,29 @@ def problem_code(text: str) -> str:
 
 async def prometheus(request: Request) -> Response:
     """Prometheus exposition (a token with read, unless ``metrics_auth: none``)."""
-    state = _state(request)
-    try:
-        if state.config.metrics_auth != "none":
-            _authorized(request, state, "read")
-        if state.log is not None:
-            state.metrics.log_queue.set(state.log.pending)
-        response = Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
-    except Exception as exc:
-        state.count_refused("", exc)
-        response = error_answer(exc, request_id(request))
-    return response
+    operation = None if _state(request).config.metrics_auth == "none" else "read"
+    return _guarded(request, operation, _exposition)
+
+
+def _exposition(state: ServingState) -> Response:
+    if state.log is not None:
+        state.metrics.log_queue.set(state.log.pending)
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 async def openapi_document(request: Request) -> Response:
     """The OpenAPI document (feature ranges and categories: a token with read)."""
-    state = _state(request)
-    try:
-        _authorized(request, state, "read")
-        response = json_response(200, request.app.openapi())
-    except Exception as exc:
-        state.count_refused("", exc)
-        response = error_answer(exc, request_id(request))
-    return response
+    return _guarded(request, "read", lambda _state: json_response(200, request.app.openapi()))
 
 
 async def docs(request: Request) -> Response:
     """Swagger UI over ``/openapi.json`` (a token with read)."""
-    state = _state(request)
-    try:
-        _authorized(request, state, "read")
-        response: Response = get_swagger_ui_html(
-            openapi_url="/openapi.json", title="glmops serving"
-        )
-    except Exception as exc:
-        state.count_refused("", exc)
-        response = error_answer(exc, request_id(request))
-    return response
+    return _guarded(request, "read", _swagger)
+
+
+def _swagger(_state: ServingState) -> Response:
+    page: Response = get_swagger_ui_html(openapi_url="/openapi.json", title="glmops serving")
+    return page
 
 
 def _routes(app: _ServingApp) -> None:

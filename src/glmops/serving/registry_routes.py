@@ -328,12 +328,14 @@ async def rollback(request: Request) -> Response:
     return await _run(request, "rollback", _rollback, ReasonBody)
 
 
-def _approve(call: _Call) -> Any:
+def _on_version(call: _Call, act: Callable[..., Any]) -> Any:
+    """Run a registry write on the ``{version}`` of the path with the body's reason."""
     body: ReasonBody = call.body
-    registry = call.state.registry
-    return registry.approve(
-        call.name, _version(call), reason=body.reason, actor=call.actor
-    ).to_dict()
+    return act(call.name, _version(call), reason=body.reason, actor=call.actor).to_dict()
+
+
+def _approve(call: _Call) -> Any:
+    return _on_version(call, call.state.registry.approve)
 
 
 async def approve(request: Request) -> Response:
@@ -342,11 +344,7 @@ async def approve(request: Request) -> Response:
 
 
 def _archive(call: _Call) -> Any:
-    body: ReasonBody = call.body
-    registry = call.state.registry
-    return registry.archive(
-        call.name, _version(call), reason=body.reason, actor=call.actor
-    ).to_dict()
+    return _on_version(call, call.state.registry.archive)
 
 
 async def archive(request: Request) -> Response:
