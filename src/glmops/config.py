@@ -238,7 +238,13 @@ class RouteConfig(_Strict):
 
 
 class ServingConfig(_Strict):
-    """``glmops serve``: which models, limits, validation policy, auth, prediction log."""
+    """``glmops serve``: which models, limits, validation policy, auth, prediction log.
+
+    Deny by default: ``auth: tokens`` needs at least one token; ``auth: disabled``
+    must be said explicitly and binds only to loopback (``glmops serve --insecure``
+    overrides that). ``metrics_auth: none`` lets a Prometheus scrape on a private
+    network read ``/metrics`` without a token (default: a token with ``read``).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -247,7 +253,9 @@ class ServingConfig(_Strict):
     entity_key_header: str = "X-Entity-Key"
     auth: Literal["tokens", "disabled"] = "tokens"
     tokens: list[TokenConfig] = Field(default_factory=list)
+    metrics_auth: Literal["token", "none"] = "token"
     max_body_bytes: int = Field(default=8 * 1024**2, ge=1024)
+    max_upload_bytes: int = Field(default=256 * 1024**2, ge=1024)  # POST .../versions (zip)
     max_rows: int = Field(default=10_000, ge=1)
     unexpected_fields: Literal["reject", "count"] = "reject"
     out_of_range: Literal["accept", "reject"] = "accept"
@@ -285,9 +293,20 @@ class GlmopsConfig(_Strict):
         return candidate if candidate.is_absolute() else (self._base_dir / candidate).resolve()
 
     def serving_config(self) -> ServingConfig:
-        """Return the ``serving`` section (defaults with ``auth: disabled`` when absent),
-        its prediction-log path resolved against :attr:`base_dir` like every path here."""
-        serving = self.serving or ServingConfig(auth="disabled")
+        """Return the ``serving`` section, its prediction-log path resolved against
+        :attr:`base_dir` like every path here.
+
+        Raises ConfigError without a section: auth is on by default and there
+        is no token to check against (deny by default, never silently open).
+        """
+        if self.serving is None:
+            raise ConfigError(
+                "The config has no serving section: serving needs bearer tokens by default. "
+                "Add serving.tokens (sha256, actor, roles), or set serving.auth: disabled "
+                "explicitly for local use.",
+                path="serving",
+            )
+        serving = self.serving
         log = serving.prediction_log
         if "://" in log.path:
             return serving

@@ -250,7 +250,7 @@ def test_hot_reload_and_refusing_a_corrupt_version(registry, make_server):
         registry.promote("churn", 3, reason="oops", force=True)
         wait_for(lambda: "churn" in c.get("/readyz").json()["problems"], what="the refusal")
         ready = c.get("/readyz").json()
-        assert "churn@3" in ready["problems"]["churn"]
+        assert ready["problems"]["churn"] == "checksum_mismatch"  # a code: the text is logged
         assert (
             c.post("/v1/models/churn/predict", json={"instances": [RECORD]}).json()["version"] == 2
         )
@@ -333,6 +333,56 @@ def test_pinned_version_and_openapi_schema(registry, make_server):
     assert schema["required"] == ["x", "z", "city"]
     assert schema["additionalProperties"] is False
     assert "/v1/models/churn/predict" in doc["paths"]
+
+
+def test_operations_routes_need_a_token_but_probes(registry, make_server):
+    """Issue 14: /metrics, /docs, /openapi.json and /readyz's details needed no token."""
+    srv = make_server(registry)
+    with srv.client(None) as anon, srv.client("t-read") as reader:
+        for path in ("/metrics", "/docs", "/openapi.json"):
+            r = anon.get(path)
+            assert r.status_code == 401 and set(r.json()) == {"error", "errors", "request_id"}
+            assert reader.get(path).status_code == 200, path
+        wait_for(lambda: anon.get("/readyz").status_code == 200, what="ready")
+        assert anon.get("/readyz").json() == {"ready": True}  # a probe learns nothing else
+        detailed = reader.get("/readyz").json()
+        assert detailed["models"]["churn"]["champion"] == 1 and detailed["problems"] == {}
+        assert anon.get("/healthz").status_code == 200
+    open_metrics = make_server(registry, metrics_auth="none")
+    with open_metrics.client(None) as anon:
+        assert anon.get("/metrics").status_code == 200  # a scrape on a private network
+
+
+def test_unauthenticated_names_never_become_metric_labels(registry, make_server):
+    """Issue 14: GET /v1/models/<random> without a token created a label per name."""
+    srv = make_server(registry)
+    with srv.client(None) as anon, srv.client("t-read") as reader:
+        for i in range(5):
+            assert anon.get(f"/v1/models/probe{i}").status_code == 401
+            assert anon.post(f"/v1/registry/models/probe{i}/promote", json={}).status_code == 401
+            assert reader.get(f"/v1/models/probe{i}").status_code == 404
+        assert anon.get("/v1/models/churn").status_code == 401
+        metrics = reader.get("/metrics").text
+    assert "probe" not in metrics
+    assert 'glmops_request_errors_total{model="(unknown)",reason="unauthenticated"} 10.0' in metrics
+    assert 'glmops_request_errors_total{model="churn",reason="unauthenticated"} 1.0' in metrics
+
+
+def test_a_refusal_body_is_bounded(registry, make_server):
+    """Issue 14: one entry per unexpected field per row, unbounded."""
+    srv = make_server(registry)
+    junk = {f"junk{i}": 1 for i in range(150)}
+    with srv.client() as c:
+        r = c.post("/v1/models/churn/predict", json={"instances": [{**RECORD, **junk}] * 3})
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert len(errors) == 101
+    assert errors[-1] == {
+        "field": "errors",
+        "kind": "truncated",
+        "expected": "at most 100 entries",
+        "got": "350 more",
+    }
 
 
 def test_registry_router_is_mounted(registry, make_server):
@@ -566,7 +616,8 @@ def test_a_fault_of_ours_is_a_500_naming_the_request_and_the_service_goes_on(
             json={"instances": [RECORD]},
             headers={"x-request-id": "r-9"},
         )
-        assert r.status_code == 500 and r.json() == {"error": "RuntimeError", "request_id": "r-9"}
+        assert r.status_code == 500 and r.json()["request_id"] == "r-9"
+        assert r.json()["errors"] == [] and "RuntimeError" not in r.text and "bug" not in r.text
         assert r.headers["x-request-id"] == "r-9"
         r = c.post("/v1/models/churn/versions/1/predict", json={"instances": [RECORD]})
         assert r.status_code == 500 and r.json()["request_id"] == r.headers["x-request-id"]

@@ -232,10 +232,24 @@ def test_the_prediction_log_path_is_relative_to_the_config_file(tmp_path: Path) 
     remote = {**serving, "prediction_log": {"path": "s3://bucket/log"}}
     cfg = load_config(_write(tmp_path / "other" / "glmops.yaml", {**_raw(), "serving": remote}))
     assert cfg.serving_config().prediction_log.path == "s3://bucket/log"
-    # no serving section: defaults, auth off (local use), the log beside the config
+
+
+def test_no_serving_section_means_auth_on_and_says_what_to_configure(tmp_path: Path) -> None:
+    """Issue 14: a config without a serving section served with auth disabled."""
     cfg = load_config(_write(tmp_path / "bare" / "glmops.yaml", _raw()))
+    with pytest.raises(ConfigError, match=r"serving\.tokens.*serving\.auth: disabled") as err:
+        cfg.serving_config()
+    assert err.value.path == "serving"
+    explicit = {"serving": {"auth": "disabled"}}
+    cfg = load_config(_write(tmp_path / "open" / "glmops.yaml", {**_raw(), **explicit}))
     assert cfg.serving_config().auth == "disabled"
-    assert cfg.serving_config().prediction_log.path.startswith(str((tmp_path / "bare").resolve()))
+    assert cfg.serving_config().prediction_log.path.startswith(str((tmp_path / "open").resolve()))
+    assert cfg.serving_config().metrics_auth == "token"  # /metrics needs a token by default
+
+
+def test_a_tokens_section_needs_a_token() -> None:
+    error = _error({**_raw(), "serving": {"auth": "tokens"}})
+    assert "serving.tokens" in str(error) and "serving.auth: disabled" in str(error)
 
 
 def test_a_file_larger_than_the_log_queue_is_refused() -> None:

@@ -132,11 +132,22 @@ def serve(
         list[str] | None, typer.Option("--model", "-m", help="Model to serve (repeatable).")
     ] = None,
     no_auth: Annotated[
-        bool, typer.Option("--no-auth", help="Serve without bearer tokens (local use only).")
+        bool, typer.Option("--no-auth", help="Serve without bearer tokens (loopback only).")
+    ] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow auth disabled beyond loopback (something in front authenticates).",
+        ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Serve the registry's models over HTTP (champion, canary, shadow; hot reload)."""
+    """Serve the registry's models over HTTP (champion, canary, shadow; hot reload).
+
+    Auth is on unless the config says ``serving.auth: disabled`` (or ``--no-auth``),
+    and then only on a loopback address unless ``--insecure``.
+    """
     from glmops._extras import require
 
     with cli_errors():
@@ -146,7 +157,7 @@ def serve(
         )
         from glmops.serving import create_app
 
-        app = create_app(serving, registry=registry)
+        app = create_app(serving, registry=registry, insecure=insecure)
     import uvicorn
 
     from glmops.serving.logs import configure_json_logs
@@ -184,10 +195,14 @@ def serving_settings(
 
     The config's ``serving:`` section (or, without a config, the defaults) with
     the command-line options on top; ``no_auth`` turns auth off and drops tokens.
+    A config without a serving section needs tokens (refused with a message)
+    unless ``no_auth`` says otherwise.
     """
     from glmops.config import ServingConfig
 
     cfg = load_project_config(config)
+    if cfg is not None and cfg.serving is None and no_auth:
+        cfg = cfg.model_copy(update={"serving": ServingConfig(auth="disabled")})
     if cfg is not None:
         base = cfg.serving_config().model_dump()
     else:

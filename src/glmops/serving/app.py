@@ -7,31 +7,47 @@ hand the prediction log and the shadow copy to their threads. No pydantic
 body model and no middleware sit on that path: each costs more than the
 model itself. Every failure a client can cause is a 4xx with one entry per
 offending field; anything else is a 500 that names the request id and is
-logged, and the process serves on.
+logged, and the process serves on (:mod:`glmops.serving.errors`).
+
+Deny by default: every route but ``/healthz`` checks the caller's token
+against :data:`glmops.registry.auth.OPERATIONS` before it reads a byte of the
+body; ``/readyz`` answers a probe without a token with ``{"ready": bool}``
+only; ``/metrics`` needs ``read`` unless ``serving.metrics_auth: none``.
+Metric labels name served models only (else ``(unknown)``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import inspect
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from glmops.config import GlmopsConfig, ServingConfig
-from glmops.errors import GlmopsError, ModelNotFound
+from glmops.errors import ModelNotFound
 from glmops.registry.registry import Registry
-from glmops.serving.auth import Caller, TokenTable
+from glmops.serving.auth import TokenTable, authorize, refuse_open_bind
+from glmops.serving.errors import (
+    JSON,
+    error_answer,
+    json_response,
+    read_capped,
+    refusal_response,
+    request_id,
+    unexpected,
+)
 from glmops.serving.host import ModelHost
 from glmops.serving.inference import (
     ARROW_TYPES,
@@ -46,6 +62,7 @@ from glmops.serving.inference import (
 )
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.predlog import Entry, PredictionLog
+from glmops.serving.registry_routes import install_registry_routes
 from glmops.serving.routing import Routes, Slot
 from glmops.serving.shadow import ShadowScorer
 
@@ -58,8 +75,6 @@ logger = logging.getLogger("glmops.serving")
 
 UNKNOWN = "(unknown)"  # metric label of a model name that is not served
 OTHER = "(other)"  # metric label of a field that is not a feature
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_JSON = "application/json"
 
 
 _SCORING_PATH = re.compile(r"^/v1/models/([^/]+)/(?:(predict|explain)|versions/([^/]+)/predict)$")
@@ -141,6 +156,15 @@ class ServingState:
         self._policies: dict[str, Policy] = {}
         self.shadow = ShadowScorer(self.metrics, self.policy_for, self.log_rows)
 
+    def label(self, name: str) -> str:
+        """Return the metric label of a model name: the name if served, else UNKNOWN."""
+        return name if name in self.host.routes else UNKNOWN
+
+    def count_refused(self, name: str, exc: Exception) -> None:
+        """Count an auth refusal (401/403) by model label, as the scoring routes do."""
+        if isinstance(exc, Refusal) and exc.status in (401, 403):
+            self.metrics.child(self.metrics.errors, self.label(name), exc.reason).inc()
+
     def policy_for(self, name: str) -> Policy:
         """Return the validation policy of model ``name`` (its entity key passes through)."""
         found = self._policies.get(name)
@@ -196,41 +220,11 @@ class ServingState:
         )
 
 
-def _json(status: int, body: Any, request_id: str | None = None) -> Response:
-    headers = {"x-request-id": request_id} if request_id else None
-    return Response(orjson.dumps(body), status_code=status, media_type=_JSON, headers=headers)
-
-
-def _refused(status: int, message: str, errors: list[dict[str, Any]], rid: str) -> Response:
-    return _json(status, {"error": message, "errors": errors, "request_id": rid}, rid)
-
-
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """Return the body, or None as soon as it exceeds ``limit`` bytes (never buffered whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        return await request.body() if int(declared) <= limit else None
-    parts = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id")
-    if given and _REQUEST_ID.match(given):
-        return given
-    return uuid.uuid4().hex
-
-
 def create_app(
     config: GlmopsConfig | ServingConfig | None = None,
     *,
     registry: Registry | None = None,
+    insecure: bool = False,
 ) -> FastAPI:
     """Return the serving app for ``config`` (its ``serving`` section and registry).
 
@@ -239,29 +233,32 @@ def create_app(
     config : GlmopsConfig or ServingConfig, optional
         The whole config (its registry and serving sections are used) or
         just the serving section (then ``registry`` or the environment's
-        registry is used). None: defaults with ``auth: disabled``, for local use.
+        registry is used). None: defaults with ``auth: disabled`` on
+        127.0.0.1, for local use. A config without a serving section is
+        refused: serving needs tokens unless ``auth: disabled`` is explicit.
     registry : Registry, optional
         An open registry (default: built from the config or the environment).
+    insecure : bool, default=False
+        Allow ``auth: disabled`` with a non-loopback ``serving.host``.
 
     Returns
     -------
     fastapi.FastAPI
+
+    Raises
+    ------
+    ConfigError
+        No serving section, or ``auth: disabled`` on a non-loopback host.
     """
     if isinstance(config, GlmopsConfig):
-        serving = config.serving or ServingConfig(auth="disabled")
-        log = serving.prediction_log
-        if "://" not in log.path:  # relative to the config file, like every path in it
-            serving = serving.model_copy(
-                update={
-                    "prediction_log": log.model_copy(update={"path": str(config.resolve(log.path))})
-                }
-            )
+        serving = config.serving_config()
         if registry is None:
             from glmops.config import open_registry
 
             registry = open_registry(config)
     else:
         serving = config or ServingConfig(auth="disabled")
+    refuse_open_bind(serving, insecure=insecure)
     if registry is None:
         registry = Registry()
     state = ServingState(serving, registry)
@@ -278,16 +275,17 @@ def create_app(
         finally:
             state.stop()
 
-    app = _ServingApp(
+    app = _ServingApp(  # /docs and /openapi.json are ours, behind a token with read
         title="glmops serving",
         version=_package_version(),
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.glmops = app.state.glmops = state
     _routes(app)
-    _registry_routes(app, state)
+    install_registry_routes(app)
     from glmops.serving.openapi import install_openapi
 
     install_openapi(app, state)
@@ -340,8 +338,8 @@ async def score_request(request: Request, state: ServingState, explain: bool) ->
         request,
         state,
         name,
-        name if name in state.host.routes else UNKNOWN,  # bounded label values
-        _request_id(request),
+        state.label(name),  # bounded label values
+        request_id(request),
         request.path_params.get("version"),
     )
     try:
@@ -356,7 +354,7 @@ async def _score(call: _Call, explain: bool) -> _Answer:
     state = call.state
     if call.version is not None:
         _check_version(call.name, call.version)
-    _authorize(call.request, state, "predict")
+    authorize(state.tokens, call.request.headers.get("authorization"), "predict")
     rows, explain_asked = await _read_rows(call.request, state)
     key, entity = _entity_of(call, rows)
     call.slot = _routed(call, key) if call.version is None else await _pinned(call, call.version)
@@ -424,7 +422,7 @@ def _answered(call: _Call, done: _Answer, started: float) -> Response:
     body["predictions"], observed = answer(model, done.scored.decision)
     if done.explain:
         body["contributions"] = _contributions(model, done.rows)
-    response = Response(orjson.dumps(body), media_type=_JSON, headers={"x-request-id": call.rid})
+    response = Response(orjson.dumps(body), media_type=JSON, headers={"x-request-id": call.rid})
     elapsed = time.perf_counter() - started
     version = slot.version_label
     metrics.child(metrics.requests, name, version, slot.route, "200").inc()
@@ -465,46 +463,12 @@ def _refused_call(call: _Call, exc: Refusal) -> Response:
         metrics.child(
             metrics.requests, call.name, slot.version_label, slot.route, str(exc.status)
         ).inc()
-    return _refusal_response(exc, call.rid)
-
-
-def _refusal_response(exc: Refusal, rid: str) -> Response:
-    response = _refused(exc.status, str(exc), exc.errors, rid)
-    if exc.status == 401:
-        response.headers["www-authenticate"] = "Bearer"
-    return response
-
-
-def _authorize(request: Request, state: ServingState, role: str) -> Caller:
-    """Return the caller, or raise Refusal (401 without a valid token, 403 without ``role``)."""
-    caller = state.tokens.caller(request.headers.get("authorization"))
-    if caller is None:
-        raise Refusal(
-            401,
-            "A valid bearer token is required.",
-            [{"field": "authorization"}],
-            reason="unauthenticated",
-        )
-    if not caller.may(role):
-        raise Refusal(
-            403,
-            f"{caller.actor!r} lacks the {role!r} role.",
-            [{"field": "authorization", "expected": f"a token with the {role} role"}],
-            reason="forbidden",
-        )
-    return caller
+    return refusal_response(exc, call.rid)
 
 
 async def _read_rows(request: Request, state: ServingState) -> tuple[Rows, bool]:
     """Return the body's rows and whether it asks for contributions; raise Refusal."""
-    max_body = state.config.max_body_bytes
-    body = await _read_capped(request, max_body)
-    if body is None:
-        raise Refusal(
-            413,
-            f"The body exceeds {max_body} bytes.",
-            [{"field": "body", "expected": f"at most {max_body} bytes"}],
-        )
+    body = await read_capped(request, state.config.max_body_bytes)
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind in ARROW_TYPES:  # a typed table: no JSON to parse, the batch path at once
         explain = request.query_params.get("explain", "").lower() in ("1", "true")
@@ -538,6 +502,9 @@ async def predict_version(request: Request) -> Response:
 
 
 # -- models and operations ------------------------------------------------------------
+#
+# Module-level handlers with one exit each: authorize (401/403) before anything else,
+# then answer; every failure goes through glmops.serving.errors.error_answer.
 
 
 def _state(request: Request) -> ServingState:
@@ -545,42 +512,66 @@ def _state(request: Request) -> ServingState:
     return state
 
 
-async def list_models(request: Request) -> Response:
-    """List the served models with their routes."""
+def _caller_may(request: Request, state: ServingState, operation: str) -> bool:
+    """Return whether the request's token permits ``operation`` (no refusal raised)."""
+    caller = state.tokens.caller(request.headers.get("authorization"))
+    return caller is not None and caller.may(operation)
+
+
+def _authorized(request: Request, state: ServingState, operation: str) -> None:
+    authorize(state.tokens, request.headers.get("authorization"), operation)
+
+
+def _guarded(
+    request: Request,
+    operation: str | None,
+    produce: Callable[[ServingState], Response],
+    name: str = "",
+) -> Response:
+    """Authorize ``operation`` (None: open), then answer ``produce(state)``: the one exit."""
     state = _state(request)
     try:
-        _authorize(request, state, "read")
-        response = _json(
-            200,
-            [
-                {"name": name, "task": r.champion.model.task, **r.describe()}
-                for name, r in sorted(state.host.routes.items())
-            ],
-        )
-    except Refusal as exc:
-        response = _refused_read(state, "", exc, _request_id(request))
+        if operation is not None:
+            _authorized(request, state, operation)
+        response = produce(state)
+    except Exception as exc:  # refusals and faults alike answer in the one shape
+        state.count_refused(name, exc)
+        response = error_answer(exc, request_id(request))
     return response
+
+
+async def list_models(request: Request) -> Response:
+    """List the served models with their routes."""
+    return _guarded(request, "read", _served_models)
+
+
+def _served_models(state: ServingState) -> Response:
+    return json_response(
+        200,
+        [
+            {"name": name, "task": r.champion.model.task, **r.describe()}
+            for name, r in sorted(state.host.routes.items())
+        ],
+    )
 
 
 def show_model(name: str, request: Request) -> Response:  # reads the registry: a thread
     """Show a served model: routes, registered versions, feature schema."""
-    state = _state(request)
-    rid = _request_id(request)
-    try:
-        _authorize(request, state, "read")
-        response = _json(200, _model_facts(state, name, rid))
-    except Refusal as exc:
-        response = _refused_read(state, name, exc, rid)
-    return response
+    return _guarded(request, "read", functools.partial(_model_facts, name=name), name)
 
 
-def _model_facts(state: ServingState, name: str, rid: str) -> dict[str, Any]:
+def _model_facts(state: ServingState, name: str) -> Response:
     """Return what ``GET /v1/models/{name}`` shows; raise Refusal (404) if not served."""
     routes = state.host.routes.get(name)
     if routes is None:
-        raise Refusal(404, f"No model {name!r} is served.", [{"field": "name"}])
+        raise Refusal(
+            404,
+            "No such model is served.",
+            [{"field": "name", "kind": "not_found"}],
+            reason="not_found",
+        )
     model = routes.champion.model
-    return {
+    facts = {
         "name": name,
         "task": model.task,
         "classes": [str(c) for c in model.classes] if model.classes else None,
@@ -589,46 +580,71 @@ def _model_facts(state: ServingState, name: str, rid: str) -> dict[str, Any]:
         "features": model.preprocessor.schema.to_dict()["columns"],
         "versions": [v.to_dict() for v in state.registry.list_versions(name)],
     }
-
-
-def _refused_read(state: ServingState, label: str, exc: Refusal, rid: str) -> Response:
-    """Return a refused read's answer; count an auth refusal (as the scoring routes do)."""
-    if exc.status in (401, 403):
-        state.metrics.child(state.metrics.errors, label, exc.reason).inc()
-    return _refusal_response(exc, rid)
+    return json_response(200, facts)
 
 
 async def healthz() -> Response:
-    """Liveness: the process answers."""
-    return _json(200, {"status": "ok"})
+    """Liveness: the process answers (no token: probes and load balancers call it)."""
+    return json_response(200, {"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: every configured model has a verified champion loaded."""
-    host = _state(request).host
+    """Readiness: every configured model has a verified champion loaded.
+
+    Without a token (a Kubernetes probe) the answer is ``{"ready": bool}``; a
+    token with ``read`` also sees each model's routes and problems as short
+    codes (the text is in the log).
+    """
+    state = _state(request)
+    host = state.host
     ready = host.ready
-    body = {
-        "ready": ready,
-        "models": {n: r.describe() for n, r in sorted(host.routes.items())},
-        "problems": dict(host.problems),
-    }
-    return _json(200 if ready else 503, body)
+    body: dict[str, Any] = {"ready": ready}
+    if _caller_may(request, state, "read"):
+        body["models"] = {n: r.describe() for n, r in sorted(host.routes.items())}
+        body["problems"] = {n: problem_code(text) for n, text in sorted(host.problems.items())}
+    return json_response(200 if ready else 503, body)
+
+
+_PROBLEM_CODES = (  # (text in the host's description, code): the first match wins
+    ("no champion", "no_champion"),
+    ("poll failed", "registry_unreachable"),
+    ("ChecksumMismatch", "checksum_mismatch"),
+    ("SignatureError", "signature_invalid"),
+    ("DecryptionError", "decryption_failed"),
+    ("UnsupportedFormatVersion", "unsupported_format"),
+)
+
+
+def problem_code(text: str) -> str:
+    """Return the short code ``/readyz`` shows for a problem the host describes in text."""
+    return next((code for needle, code in _PROBLEM_CODES if needle in text), "load_failed")
 
 
 async def prometheus(request: Request) -> Response:
-    """Prometheus exposition."""
-    state = _state(request)
+    """Prometheus exposition (a token with read, unless ``metrics_auth: none``)."""
+    operation = None if _state(request).config.metrics_auth == "none" else "read"
+    return _guarded(request, operation, _exposition)
+
+
+def _exposition(state: ServingState) -> Response:
     if state.log is not None:
         state.metrics.log_queue.set(state.log.pending)
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-async def unexpected(request: Request, exc: Exception) -> Response:
-    """Answer a fault of ours: 500 (503 for a glmops error) naming the request id, logged."""
-    rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-    logger.exception("unexpected error (request %s)", rid)
-    status = 503 if isinstance(exc, GlmopsError) else 500
-    return _json(status, {"error": f"{type(exc).__name__}", "request_id": rid}, rid)
+async def openapi_document(request: Request) -> Response:
+    """The OpenAPI document (feature ranges and categories: a token with read)."""
+    return _guarded(request, "read", lambda _state: json_response(200, request.app.openapi()))
+
+
+async def docs(request: Request) -> Response:
+    """Swagger UI over ``/openapi.json`` (a token with read)."""
+    return _guarded(request, "read", _swagger)
+
+
+def _swagger(_state: ServingState) -> Response:
+    page: Response = get_swagger_ui_html(openapi_url="/openapi.json", title="glmops serving")
+    return page
 
 
 def _routes(app: _ServingApp) -> None:
@@ -644,6 +660,8 @@ def _routes(app: _ServingApp) -> None:
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["ops"])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["ops"])
     app.add_api_route("/metrics", prometheus, methods=["GET"], tags=["ops"])
+    app.add_route("/openapi.json", openapi_document, methods=["GET"], include_in_schema=False)
+    app.add_route("/docs", docs, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(Exception, unexpected)
     app.on_error = unexpected
 
@@ -673,13 +691,3 @@ def _contributions(model: Model, rows: Rows) -> list[Any]:
         }
         for row in contrib.tolist()
     ]
-
-
-def _registry_routes(app: FastAPI, state: ServingState) -> None:
-    from glmops.serving.registry_routes import install_error_handler, registry_router
-
-    tokens = state.tokens.actors if state.tokens.enabled else None
-    app.include_router(
-        registry_router(state.registry, tokens=tokens), prefix="/v1/registry", tags=["registry"]
-    )
-    install_error_handler(app)

@@ -3,19 +3,35 @@
 Tokens are configured as SHA-256 digests, never in clear, and compared in
 constant time. What a role permits is decided in one place,
 :data:`glmops.registry.auth.OPERATIONS`, for scoring and registry routes
-alike. Authentication is off only when the config says ``auth: disabled``.
+alike. Authentication is off only when the config says ``auth: disabled``, and
+then only on a loopback address unless the operator insists (``--insecure``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from glmops.errors import ConfigError
 from glmops.registry.auth import ROLES, allowed, normalize_roles
+from glmops.serving.inference import Refusal
 
-__all__ = ["ANONYMOUS", "Caller", "TokenTable", "hash_token"]
+if TYPE_CHECKING:
+    from glmops.config import ServingConfig
+
+__all__ = [
+    "ANONYMOUS",
+    "Caller",
+    "TokenTable",
+    "authorize",
+    "hash_token",
+    "is_loopback",
+    "refuse_open_bind",
+]
 
 
 def hash_token(token: str) -> str:
@@ -49,11 +65,6 @@ class TokenTable:
             for digest, actor, roles in entries or ()
         ]
 
-    @property
-    def actors(self) -> dict[str, str]:
-        """Return digest -> actor (the registry router's view of the same tokens)."""
-        return {digest: caller.actor for digest, caller in self._entries}
-
     def caller(self, authorization: str | None) -> Caller | None:
         """Return the caller of an Authorization header, or None when it is not valid."""
         if not self.enabled:
@@ -66,3 +77,56 @@ class TokenTable:
             if hmac.compare_digest(digest, given):
                 found = caller
         return found
+
+
+def authorize(tokens: TokenTable, authorization: str | None, operation: str) -> Caller:
+    """Return the caller; raise Refusal: 401 without a valid token, 403 without ``operation``."""
+    caller = tokens.caller(authorization)
+    if caller is None:
+        raise Refusal(
+            401,
+            "A valid bearer token is required.",
+            [{"field": "authorization", "kind": "unauthenticated"}],
+            reason="unauthenticated",
+        )
+    if not caller.may(operation):
+        raise Refusal(
+            403,
+            f"{caller.actor!r} may not {operation}.",
+            [
+                {
+                    "field": "authorization",
+                    "kind": "forbidden",
+                    "expected": f"a token with a role that may {operation}",
+                }
+            ],
+            reason="forbidden",
+        )
+    return caller
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` binds only the local machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def refuse_open_bind(serving: ServingConfig, *, insecure: bool = False) -> None:
+    """Raise ConfigError when ``auth: disabled`` would serve beyond the local machine.
+
+    Without tokens anyone who reaches the port may score, read and change
+    the registry: only a loopback bind is allowed, unless ``insecure``.
+    """
+    if serving.auth != "disabled" or insecure or is_loopback(serving.host):
+        return
+    raise ConfigError(
+        f"serving.auth is 'disabled' and the bind address {serving.host!r} is not loopback: "
+        "anyone who reaches it could score, read and change the registry. Configure "
+        "serving.tokens (and serving.auth: tokens), bind to 127.0.0.1, or pass --insecure "
+        "to `glmops serve` if a network control in front of it authenticates callers.",
+        path="serving.auth",
+    )

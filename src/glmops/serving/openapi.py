@@ -4,11 +4,15 @@ The predict handlers read raw bodies (no pydantic model on the hot path), so
 the request schemas are written here from each champion's feature manifest:
 one path per served model (``/v1/models/credit/predict``) with its fields,
 types, nullability, categories and training ranges. The document is rebuilt
-whenever the served routes change.
+whenever the served routes change. The registry routes read raw bodies too
+(they authenticate first): :func:`registry_operation` documents their
+parameters and bodies from the route table. The document itself is served
+only to a token with ``read`` (it shows feature ranges and categories).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -17,8 +21,9 @@ from fastapi.openapi.utils import get_openapi
 if TYPE_CHECKING:
     from glmops.model import Model
     from glmops.serving.app import ServingState
+    from glmops.serving.registry_routes import RegistryRoute
 
-__all__ = ["feature_schema", "install_openapi"]
+__all__ = ["feature_schema", "install_openapi", "registry_operation"]
 
 
 def feature_schema(model: Model, *, strict: bool = True) -> dict[str, Any]:
@@ -121,6 +126,62 @@ _RESPONSES = {
     "413": {"description": "Body or rows over the limits."},
     "422": {"description": "The input breaks the feature manifest: one entry per field."},
 }
+
+
+_REGISTRY_RESPONSES = {
+    "400": {"description": "Malformed JSON."},
+    "401": {"description": "Missing or unknown bearer token (checked before the body is read)."},
+    "403": {"description": "The token's roles do not permit the operation."},
+    "404": {"description": "No such model, version or alias."},
+    "409": {"description": "The registry's rules refuse it (gates, aliases, archived)."},
+    "413": {"description": "The body is over its cap."},
+    "422": {"description": "Invalid parameters or body: one entry per field."},
+}
+_PATH_PARAM = re.compile(r"{(\w+)}")
+_QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 100},
+    "a": {"type": "string", "minLength": 1},
+    "b": {"type": "string", "minLength": 1},
+}
+
+
+def registry_operation(route: RegistryRoute) -> dict[str, Any]:
+    """Return the OpenAPI fields of a registry route: parameters, body, responses."""
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": (
+                {"type": "integer", "minimum": 1} if name == "version" else {"type": "string"}
+            ),
+        }
+        for name in _PATH_PARAM.findall(route.path)
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in ("a", "b"),
+            "schema": _QUERY_SCHEMAS.get(name, {"type": "string", "maxLength": 2000}),
+        }
+        for name in route.query
+    ]
+    extra: dict[str, Any] = {
+        "parameters": parameters,
+        "responses": _REGISTRY_RESPONSES,
+        "security": [{"bearer": []}],
+    }
+    if route.upload:
+        zipped = {"schema": {"type": "string", "format": "binary"}}
+        extra["requestBody"] = {"required": True, "content": {"application/zip": zipped}}
+    elif route.body is not None:
+        schema = route.body.model_json_schema()
+        extra["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    return extra
 
 
 def install_openapi(app: FastAPI, state: ServingState) -> None:
