@@ -375,3 +375,26 @@ def test_sample_rate_needs_the_sample_policy():
     with pytest.raises(ValueError, match=r"sample_rate .* policy: sample"):
         PredictionLogConfig(sample_rate=0.5)
     assert PredictionLogConfig(policy="sample", sample_rate=0.5).sample_rate == 0.5
+
+
+def test_a_file_its_directory_and_each_new_parent_are_synced(tmp_path, churn, monkeypatch):
+    from glmops import _durable
+    from glmops.monitoring import logstore
+
+    synced: list[Path] = []
+    sync = _durable.fsync_dir
+
+    def record(directory: str | Path) -> None:
+        synced.append(Path(directory))
+        sync(directory)
+
+    monkeypatch.setattr(_durable, "fsync_dir", record)  # the file's own directory
+    monkeypatch.setattr(logstore, "fsync_dir", record, raising=False)  # dirs made for it
+    log, _ = _log(tmp_path)
+    log.append(_entry(churn, {"instances": [RECORD]}))
+    assert log.flush(10) and log.written == 1
+    (written,) = (tmp_path / "log").rglob("*.parquet")
+    chain = [written.parent, *written.parent.parents]
+    needed = chain[: chain.index(tmp_path) + 1]  # date=, version=, model=, log/, tmp_path
+    assert set(needed) <= set(synced)
+    log.close()
