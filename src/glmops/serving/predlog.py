@@ -716,7 +716,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         }
         kept, _ = self._layout(model)
         for col in kept:
-            chunks = [_column(e.table, col.name, _ARROW_TYPE[col.kind]) for e in entries]
+            chunks = [c for e in entries for c in _column(e.table, col.name, _ARROW_TYPE[col.kind])]
             column = pa.chunked_array(chunks, type=_ARROW_TYPE[col.kind])
             columns[INPUT_PREFIX + col.name] = self._scrub(col.name, column)
         columns |= _outputs(model, np.concatenate([e.decision for e in entries]))
@@ -786,16 +786,18 @@ def _values_of(records: Sequence[Mapping[str, Any]], field: str) -> pa.Array | N
     return _arrow.strings(values)
 
 
-def _column(table: pa.Table, name: str, dtype: pa.DataType) -> pa.Array:
-    """Return a validated table's column in the log's type (nulls if the table lacks it)."""
-    if name not in table.column_names:
-        return pa.nulls(table.num_rows, dtype)
-    column = table.column(name)
+def _column(table: pa.Table, name: str, dtype: pa.DataType) -> list[pa.Array]:
+    """Return a validated table's column in the log's type, as its chunks (not copied;
+    nulls if the table lacks it)."""
+    index = table.schema.get_field_index(name)
+    if index < 0:
+        return [pa.nulls(table.num_rows, dtype)]
+    column = table.column(index)
     if pa.types.is_dictionary(column.type):
         column = pc.dictionary_decode(column)
     if column.type != dtype:
         column = pc.cast(column, dtype, safe=False)
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return list(column.chunks)
 
 
 def _outputs(model: Model, decision: np.ndarray) -> dict[str, pa.Array]:
