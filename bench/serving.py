@@ -1030,6 +1030,7 @@ def glmops_metrics(port: int) -> dict:
     if status != 200:
         raise RuntimeError(f"/metrics answered {status}")
     out = {"ok": 0.0, "refused": 0.0, "rows": 0.0, "written": 0.0, "dropped": 0.0, "queue": 0.0}
+    out |= {"offered": 0.0, "log_refused": 0.0}  # log: rows handed to it; rows refused 503
     dropped_by: dict[str, float] = {}
     statuses: dict[str, float] = {}
     for line in body.decode().splitlines():
@@ -1049,7 +1050,11 @@ def glmops_metrics(port: int) -> dict:
             out["dropped"] += v
             reason = name.split('reason="', 1)[1].split('"', 1)[0] if "reason=" in name else ""
             dropped_by[reason] = dropped_by.get(reason, 0.0) + v
-        elif name.startswith("glmops_prediction_log_queue"):
+        elif name.startswith("glmops_prediction_log_offered_total"):
+            out["offered"] += v
+        elif name.startswith("glmops_prediction_log_refused_total"):
+            out["log_refused"] += v
+        elif name == "glmops_prediction_log_queue":
             out["queue"] = v
     out["dropped_by_reason"] = dropped_by
     out["requests_by_status"] = statuses
@@ -1121,6 +1126,8 @@ def soak(work: Path, server: Server, port: int, spec: Spec, log_root: Path, seco
         "refused_server": int(after["refused"] - before["refused"]),
         "log_written_delta": int(after["written"] - before["written"]),
         "log_dropped_delta": int(after["dropped"] - before["dropped"]),
+        "log_offered_delta": int(after["offered"] - before["offered"]),
+        "log_refused_delta": int(after["log_refused"] - before["log_refused"]),
         "log_rows_equal_answered": log_rows == answered_server,
         "wrk_in_flight_at_stop": in_flight,
         "wrk_count_consistent": 0 <= in_flight <= 32,
@@ -1529,7 +1536,8 @@ def section(res: dict, text: str) -> str:
             f"gained {s['log_rows']:,} rows for {s['answered_server']:,} answered predictions "
             f"(the server's 200 count; wrk counted {s['answered_wrk']:,}, "
             f"{s['wrk_in_flight_at_stop']} requests were in flight when it stopped), "
-            f"{s['log_dropped_delta']} dropped; the log drained "
+            f"{s['log_dropped_delta']} dropped, {s.get('log_refused_delta', 0)} refused (503, "
+            f"not answered); the log drained "
             f"{s['drain_after']['drain_s']:.1f} s after the run.",
             "",
         ]
@@ -1540,7 +1548,8 @@ def section(res: dict, text: str) -> str:
         lines += [
             f"glmops over its whole run: {int(mt['rows']):,} rows predicted, "
             f"{int(mt['written']):,} written to the prediction log, {int(mt['dropped']):,} "
-            f"dropped ({by_reason or 'none'}); "
+            f"dropped ({by_reason or 'none'}), {int(mt.get('log_refused', 0)):,} in requests "
+            f"refused with 503 (log policy block: not answered); "
             f"the log's files hold {life['log_rows_total']:,} rows.",
             "",
         ]

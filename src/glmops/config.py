@@ -210,12 +210,24 @@ class TokenConfig(_Strict):
 
 class PredictionLogConfig(_Strict):
     """The prediction log: Parquet files by model, version and day (see glmops.monitoring.logstore),
-    written by a background thread off the request path."""
+    written by a background thread off the request path.
+
+    ``policy`` says what happens when the log cannot keep up: ``block`` (default)
+    makes the request wait up to ``max_wait_s`` for room, then answers 503 with
+    ``Retry-After`` without answering it, so every answered prediction is logged;
+    ``drop`` answers anyway and counts the rows it could not keep; ``sample``
+    logs the requests a keyed hash of the request id picks at ``sample_rate``
+    (each row records the rate) and backpressures those like ``block``.
+    """
 
     enabled: bool = True
     path: str = "prediction-log"  # a directory (relative to the config file) or fsspec URL
     storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec options
+    policy: Literal["block", "drop", "sample"] = "block"
+    max_wait_s: float = Field(default=1.0, ge=0, le=60)  # block: longest wait for room
+    sample_rate: float = Field(default=1.0, gt=0, le=1)  # sample: share of requests logged
     queue_size: int = Field(default=200_000, ge=1)  # rows held in memory at most
+    queue_bytes: int = Field(default=256 * 1024**2, ge=1)  # bytes held in memory at most
     rows_per_file: int = Field(default=100_000, ge=1)
     flush_interval_s: float = Field(default=10.0, gt=0)  # a version's rows reach a file
     hash_fields: list[str] = Field(default_factory=list)  # PII: stored as a keyed hash
@@ -227,6 +239,11 @@ class PredictionLogConfig(_Strict):
             raise ValueError(
                 f"rows_per_file ({self.rows_per_file}) must be at most queue_size "
                 f"({self.queue_size}): a file's rows wait in memory"
+            )
+        if self.sample_rate < 1.0 and self.policy != "sample":
+            raise ValueError(
+                f"sample_rate ({self.sample_rate}) applies to policy 'sample' only: set "
+                f"policy: sample, or remove sample_rate (policy is {self.policy!r})"
             )
         return self
 

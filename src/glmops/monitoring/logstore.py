@@ -9,7 +9,9 @@ that knows the layout, so the two meet here and nowhere else::
 server process writes its own files (``writer`` holds the host and process
 id), so replicas never contend for a file or a lock; a file appears whole
 (written under a temporary name and renamed, or one object put on an
-object store) and is never changed afterwards.
+object store) and is never changed afterwards. On a local disk the file, its
+directory and every directory created for it are synced before ``write``
+returns: a written file survives a crash.
 
 Why files and not a table in the registry database: a 1,000-row request
 is one Arrow batch here (a few hundred microseconds to encode), where a
@@ -24,7 +26,9 @@ Columns of every file (one row per scored instance):
 - ``request_id`` (string), ``row`` (int32: the instance's index in its request),
   ``time`` (timestamp[us, UTC]: when it was answered), ``model``, ``version`` (int32),
   ``route`` (champion | canary | shadow | pinned), ``entity_key`` (string, null when none),
-  ``latency_ms`` (float64: the whole request's);
+  ``latency_ms`` (float64: the whole request's), ``sample_rate`` (float64: the share of
+  requests the writer's policy kept, 1.0 unless ``sample``; weight a row by its inverse;
+  absent from files written before it existed);
 - ``input.{feature}``: each manifest feature as served (float64, bool or string), a
   PII field as its keyed hash (string), a dropped field absent;
 - outputs: ``prediction`` (float64) for a regression; ``label`` (string) and
@@ -47,7 +51,7 @@ import numpy as np
 import pyarrow as pa
 
 from glmops._arrow import mask, to_int
-from glmops._durable import replace_durably
+from glmops._durable import fsync_dir, replace_durably
 from glmops._extras import require
 
 __all__ = [
@@ -114,6 +118,7 @@ class LogFiles:
 
         self._seq = 0
         self._lock = threading.Lock()
+        self._made: set[str] = set()  # partition directories known to exist (and synced)
 
     def _options(self, table: pa.Table) -> dict[str, Any]:
         text = [
@@ -145,7 +150,7 @@ class LogFiles:
                 seq = self._seq
             directory = f"{self.path}/{partition_dir(name, version, day)}"
             final = f"{directory}/{self.writer}-{seq:06d}.parquet"
-            self.fs.makedirs(directory, exist_ok=True)
+            self._makedirs(directory)
             if self.local:
                 temporary = f"{directory}/.{self.writer}-{seq:06d}.tmp"
                 pq.write_table(part, temporary, **self._options(part))
@@ -156,6 +161,26 @@ class LogFiles:
                     pq.write_table(part, handle, **self._options(part))
             written.append(final)
         return written
+
+    def _makedirs(self, directory: str) -> None:
+        """Create a partition directory; on a local disk, sync the parent of each directory
+        created, or a crash could lose the new directory with the file synced inside it."""
+        if directory in self._made:
+            return
+        if not self.local:
+            self.fs.makedirs(directory, exist_ok=True)
+        else:
+            created = []
+            path = Path(directory)
+            while not path.exists():
+                created.append(path)
+                path = path.parent
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            for new in reversed(created):
+                fsync_dir(new.parent)
+        if len(self._made) > 4096:  # one a model version and day: forget the old ones
+            self._made.clear()
+        self._made.add(directory)
 
 
 def _unify(schemas: list[pa.Schema]) -> pa.Schema:

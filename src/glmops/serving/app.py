@@ -61,7 +61,7 @@ from glmops.serving.inference import (
     score_rows,
 )
 from glmops.serving.metrics import ServingMetrics
-from glmops.serving.predlog import Entry, PredictionLog
+from glmops.serving.predlog import Entry, LogFull, PredictionLog
 from glmops.serving.registry_routes import install_registry_routes
 from glmops.serving.routing import Routes, Slot
 from glmops.serving.shadow import ShadowScorer
@@ -343,9 +343,38 @@ async def score_request(request: Request, state: ServingState, explain: bool) ->
         request.path_params.get("version"),
     )
     try:
-        response = _answered(call, await _score(call, explain), started)
+        done = await _score(call, explain)
+        await _admit(call, done, started)
+        response = _answered(call, done, started)
+    except LogFull as exc:
+        response = _log_full(call, exc)
     except Refusal as exc:
         response = _refused_call(call, exc)
+    return response
+
+
+async def _admit(call: _Call, done: _Answer, started: float) -> None:
+    """Hand the rows to the prediction log before the answer exists: under its ``block``
+    policy a log without room raises LogFull, and the request is not answered."""
+    log, slot = call.state.log, call.slot
+    if log is None or slot is None:
+        return
+    latency_ms = (time.perf_counter() - started) * 1e3
+    table, decision = done.scored.table, done.scored.decision
+    entry = Entry(call.rid, time.time(), slot, done.entity, done.rows, table, decision, latency_ms)
+    await log.admit(entry)
+
+
+def _log_full(call: _Call, exc: LogFull) -> Response:
+    """Return the log's refusal (503 with Retry-After, or 413); count it by model."""
+    metrics, slot = call.state.metrics, call.slot
+    metrics.child(metrics.errors, call.label, exc.reason).inc()
+    if slot is not None:
+        status = str(exc.status)
+        metrics.child(metrics.requests, call.name, slot.version_label, slot.route, status).inc()
+    response = refusal_response(exc, call.rid)
+    if exc.retry_after_s is not None:
+        response.headers["retry-after"] = str(exc.retry_after_s)
     return response
 
 
@@ -436,7 +465,6 @@ def _answered(call: _Call, done: _Answer, started: float) -> Response:
         metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
     for feature, n in done.scored.missing.items():
         metrics.child(metrics.missing, name, feature).inc(n)
-    state.log_rows(slot, done.rows, call.rid, done.entity, done.scored, elapsed * 1e3)
     routes = state.host.routes.get(name)
     if routes is not None and routes.shadow is not None and slot.route != "pinned":
         state.shadow.submit((routes.shadow, done.rows, call.rid, done.entity, done.scored.decision))

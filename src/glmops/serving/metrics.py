@@ -117,15 +117,38 @@ class ServingMetrics:
         self.log_written = Counter(
             "glmops_prediction_log_written", "Prediction-log rows written.", registry=r
         )
+        self.log_offered = Counter(
+            "glmops_prediction_log_offered",
+            "Rows of answered (and shadow) predictions handed to the prediction log; "
+            "kept share = 1 - dropped / offered.",
+            registry=r,
+        )
         self.log_dropped = Counter(
             "glmops_prediction_log_dropped",
-            "Prediction-log rows dropped (queue full or write failed), never silently.",
+            "Prediction-log rows not kept, never silently, by reason: queue_full, too_large "
+            "(policy drop), not_sampled (policy sample), write_failed, unloggable.",
             ["reason"],
+            registry=r,
+        )
+        self.log_refused = Counter(
+            "glmops_prediction_log_refused",
+            "Rows of requests answered 503 because the log had no room in max_wait_s "
+            "(policies block and sample): not answered, so not missing from the log.",
             registry=r,
         )
         self.log_queue = Gauge(
             "glmops_prediction_log_queue",
             "Prediction-log rows waiting to be written.",
+            registry=r,
+        )
+        self.log_bytes = Gauge(
+            "glmops_prediction_log_held_bytes",
+            "Bytes the prediction log holds in memory (bounded by queue_bytes).",
+            registry=r,
+        )
+        self.log_sample_rate = Gauge(
+            "glmops_prediction_log_sample_rate",
+            "Share of requests the prediction log keeps by design (1 unless policy sample).",
             registry=r,
         )
         build = Gauge(

@@ -6,10 +6,18 @@ features and one row assignment, ~3 us); a batch queues its validated
 Arrow table. The writer thread (nice 19) turns full or aged blocks and
 queued batches into Arrow tables, at most 256 rows per GIL hold, and writes
 each model version's buffered rows as one file every ``flush_interval_s``
-(or at ``rows_per_file``) through :class:`glmops.monitoring.logstore.LogFiles`. When
-``queue_size`` rows wait in memory, a request's rows are dropped and
-counted; a file that still fails after retries is dropped and counted too:
-never silent, never blocking a prediction.
+(or at ``rows_per_file``) through :class:`glmops.monitoring.logstore.LogFiles`.
+
+The queue is bounded in rows (``queue_size``) and in bytes (``queue_bytes``,
+an estimate of what an entry holds until its file is written). When it is
+full, ``policy`` decides: ``block`` (default) makes the request wait up to
+``max_wait_s`` for room (:meth:`PredictionLog.admit`, before the answer is
+sent), then refuses it with :class:`LogFull` (503, ``Retry-After``): every
+answered prediction is in the log. ``drop`` answers anyway and counts the
+rows. ``sample`` keeps the requests a keyed hash of their id picks at
+``sample_rate`` (recorded in each row's ``sample_rate``), counts the others,
+and backpressures the kept ones like ``block``. A file that still fails
+after retries is dropped and counted too: never silent.
 
 PII: ``hash_fields`` are replaced by a keyed hash (HMAC-SHA256 with
 ``GLMOPS_LOG_HASH_KEY``; joinable across restarts only with that key set)
@@ -18,9 +26,12 @@ and ``drop_fields`` are never stored. Both happen in the writer thread.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import os
 import secrets
 import threading
@@ -36,6 +47,7 @@ import pyarrow.compute as pc
 from glmops import _arrow
 from glmops.config import PredictionLogConfig
 from glmops.monitoring.logstore import INPUT_PREFIX, PROBA_PREFIX, LogFiles
+from glmops.serving.inference import Refusal
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.routing import Slot
 from glmops.serving.worker import BackgroundWorker
@@ -45,7 +57,7 @@ if TYPE_CHECKING:
     from glmops.model import Model
     from glmops.serving.inference import Rows
 
-__all__ = ["Entry", "PredictionLog"]
+__all__ = ["Entry", "LogFull", "PredictionLog"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +67,11 @@ _RETRIES = 3
 _CONVERT_ROWS = 256
 _BLOCK_ROWS = 1024  # record-path rows per accumulated block
 _COLLECT_S = 0.5  # a block younger than this waits for more rows
+# estimated bytes a logged row holds besides its inputs and outputs (ids, time, route,
+# list slots, the log's own columns); a string value holds its length plus this
+_ROW_BYTES = 160
+_STR_BYTES = 64
+_WAIT_POLL_S = 0.05  # a waiting request re-checks for room at least this often
 _ARROW_TYPE = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
 _TIME = pa.timestamp("us", tz="UTC")
 
@@ -87,6 +104,32 @@ class _Queued:
     entities: pa.Array | None  # each row's entity key (batches whose rows carry one)
     decision: np.ndarray
     latency_ms: float
+    nbytes: int  # estimated bytes held until written
+
+
+class LogFull(Refusal):
+    """The log cannot take an answered request's rows: the request is refused, not answered.
+
+    503 with ``retry_after_s`` when no room came within ``max_wait_s``; 413
+    (``retry_after_s`` None) when the request alone exceeds the log's bounds.
+    """
+
+    def __init__(self, status: int, message: str, expected: str, retry_after_s: int | None) -> None:
+        errors: list[dict[str, Any]] = [
+            {"field": "prediction_log", "kind": "log_full", "expected": expected}
+        ]
+        super().__init__(status, message, errors, reason="log_full")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An entry measured for the queue: its rows, estimated bytes, and the batch item."""
+
+    entry: Entry
+    n: int
+    nbytes: int
+    item: _Queued | None  # None: record-path rows, added to an accumulator
 
 
 class _Accumulated:
@@ -114,6 +157,7 @@ class _Accumulated:
         self.entities: list[str | None] = []
         self.latency: list[float] = []
         self.n = 0
+        self.nbytes = 0  # estimated bytes held (as counted when the rows were admitted)
         self.started = time.monotonic()
 
     @property
@@ -130,6 +174,7 @@ class _Accumulated:
         route: str,
         entity: str | None,
         latency_ms: float,
+        nbytes: int,
     ) -> None:
         i = self.n
         numeric = values if self.all_numeric else tuple(values[j] for j in self.numeric)
@@ -147,6 +192,7 @@ class _Accumulated:
         self.entities.append(entity)
         self.latency.append(latency_ms)
         self.n = i + 1
+        self.nbytes += nbytes
 
     def inputs(self) -> list[pa.Array]:
         """The kept features as Arrow arrays, in ``kept`` order."""
@@ -165,9 +211,9 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
     Parameters
     ----------
     config : PredictionLogConfig
-        Queue bound, file cadence, PII fields; ``config.path`` is the log's root.
+        Bounds, overload policy, file cadence, PII fields; ``config.path`` is the log's root.
     metrics : ServingMetrics
-        Written, dropped and queued rows are counted there.
+        Offered, written, dropped, refused and queued rows are counted there.
     entity_fields : mapping, optional
         Model name -> the field holding each row's entity key (logged per row).
     """
@@ -186,17 +232,24 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         self._hash_fields = frozenset(config.hash_fields)
         self._drop_fields = frozenset(config.drop_fields)
         key = os.environ.get("GLMOPS_LOG_HASH_KEY")
-        if self._hash_fields and not key:
+        if (self._hash_fields or config.policy == "sample") and not key:
             logger.warning(
-                "prediction_log.hash_fields is set but GLMOPS_LOG_HASH_KEY is not: hashes use a "
-                "random key and will not match across restarts"
+                "prediction_log.hash_fields or policy 'sample' is set but GLMOPS_LOG_HASH_KEY "
+                "is not: hashes and the sample use a random key and will not match across "
+                "restarts or replicas"
             )
         self._key = (key or secrets.token_hex(32)).encode()
+        # the sample is keyed: a client that picks its request ids cannot pick what is logged
+        self._sampler = hashlib.blake2b(key=hashlib.sha256(self._key).digest(), digest_size=8)
+        self.sample_rate = config.sample_rate if config.policy == "sample" else 1.0
+        self._sample_below = int(self.sample_rate * 2**64)
+        self._retry_after_s = max(1, math.ceil(config.max_wait_s))
         self._count = threading.Lock()
         self._queued = 0  # rows in the deque
         self._buffered = 0  # rows converted, waiting for their file
-        # (model, version) -> (tables, rows, monotonic time of the oldest row)
-        self._buffers: dict[tuple[str, int], tuple[list[pa.Table], int, float]] = {}
+        self._bytes = 0  # estimated bytes of the queued and buffered rows
+        # (model, version) -> (tables, rows, monotonic time of the oldest row, bytes)
+        self._buffers: dict[tuple[str, int], tuple[list[pa.Table], int, float, int]] = {}
         # id(model) -> (model, kept columns, their names): the model is kept so that its
         # id cannot be reused by another while cached
         self._layouts: dict[int, tuple[Model, tuple[ColumnSchema, ...], tuple[str, ...]]] = {}
@@ -204,43 +257,236 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         self._accumulators: dict[tuple[str, int, int], _Accumulated] = {}
         self._flush_asked = 0
         self._flush_done = 0
+        self._pressure = False  # a request waits for room: write buffers now, not when due
+        self._freed = threading.Event()  # room was freed (threads waiting in append)
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
         self.written = 0
-        self.dropped = 0
+        self.dropped = 0  # rows not kept, every reason (not_sampled included)
+        self.refused = 0  # rows of requests refused for want of room (not answered)
+        metrics.log_sample_rate.set(self.sample_rate)
 
     # -- request path ----------------------------------------------------------------
 
+    async def admit(self, entry: Entry) -> None:
+        """Take an answered request's rows before its answer is sent (the event loop's way).
+
+        ``drop`` never waits. ``block`` (and the requests ``sample`` keeps) wait
+        up to ``max_wait_s`` for room without holding the loop, then raise
+        :class:`LogFull`: the caller answers 503 and the prediction is never
+        seen, so nothing answered is missing from the log.
+        """
+        ready = self._ready(entry)
+        if ready is None:
+            return
+        if self._too_large(ready):
+            if self.config.policy == "drop":
+                self._drop(ready.n, "too_large")
+                return
+            raise self._refuse_too_large(ready)
+        if self._reserve(ready):
+            self._enqueue(ready)
+            return
+        if self.config.policy == "drop":
+            self._drop(ready.n, "queue_full")
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.max_wait_s
+        while (remaining := deadline - loop.time()) > 0:
+            waiter = (loop, loop.create_future())
+            with self._count:
+                self._waiters.add(waiter)
+            if self._reserve(ready):  # room freed before the waiter was registered
+                self._forget(waiter)
+                self._enqueue(ready)
+                return
+            await asyncio.wait((waiter[1],), timeout=min(remaining, _WAIT_POLL_S))
+            self._forget(waiter)
+            if self._reserve(ready):
+                self._enqueue(ready)
+                return
+        raise self._refuse_full(ready)
+
     def append(self, entry: Entry) -> None:
-        """Queue one answered request; dropped and counted when the log is full."""
-        n = entry.rows.n
+        """Take a request's rows from a thread (shadow scorings); never raises.
+
+        ``block`` and ``sample`` wait up to ``max_wait_s`` for room in this
+        thread, then drop and count; ``drop`` drops and counts at once.
+        """
+        ready = self._ready(entry)
+        if ready is None:
+            return
+        if self._too_large(ready):
+            self._drop(ready.n, "too_large")
+            return
+        wait = self.config.policy != "drop"
+        deadline = time.monotonic() + self.config.max_wait_s
+        while True:
+            self._freed.clear()
+            if self._reserve(ready):
+                self._enqueue(ready)
+                return
+            remaining = deadline - time.monotonic()
+            if not wait or remaining <= 0:
+                self._drop(ready.n, "queue_full")
+                return
+            self._freed.wait(min(remaining, _WAIT_POLL_S))
+
+    @property
+    def pending(self) -> int:
+        """Rows not yet in a file (queued or buffered)."""
+        return self._queued + self._buffered
+
+    @property
+    def held_bytes(self) -> int:
+        """Estimated bytes of the rows not yet in a file (at most ``queue_bytes``)."""
+        return self._bytes
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Write every queued and buffered row to files; return whether it finished in time."""
         with self._count:
-            full = self._queued + self._buffered + n > self.config.queue_size
-            if not full:
-                self._queued += n
-            else:
-                self.dropped += n
-        if full:
-            self.metrics.child(self.metrics.log_dropped, "queue_full").inc(n)
-            return
+            self._flush_asked += 1
+            asked = self._flush_asked
+        deadline = time.monotonic() + timeout_s
+        while self._flush_done < asked:
+            self._idle.clear()
+            self._wake.set()
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.002)
+        return True
+
+    def _ready(self, entry: Entry) -> _Ready | None:
+        """Measure an entry for the queue; None (counted) when the sample leaves it out."""
+        n = entry.rows.n
+        if self.sample_rate < 1.0 and not self._sampled(entry.request_id):
+            self._drop(n, "not_sampled")
+            return None
+        if entry.table is None:
+            return _Ready(entry, n, self._record_bytes(entry), None)
         field = self.entity_fields.get(entry.slot.name)
-        if entry.table is not None:
-            entities = _raw_column(entry.rows, field) if field is not None and n > 1 else None
-            self._put(
-                _Queued(
-                    entry.request_id,
-                    entry.time,
-                    entry.slot,
-                    entry.entity_key,
-                    n,
-                    entry.table,
-                    entities,
-                    entry.decision,
-                    entry.latency_ms,
-                ),
-                wake=self._queued >= _CONVERT_ROWS,
+        entities = _raw_column(entry.rows, field) if field is not None and n > 1 else None
+        nbytes = entry.table.nbytes + (0 if entities is None else entities.nbytes)
+        nbytes += self._derived_bytes(entry)
+        item = _Queued(
+            entry.request_id,
+            entry.time,
+            entry.slot,
+            entry.entity_key,
+            n,
+            entry.table,
+            entities,
+            entry.decision,
+            entry.latency_ms,
+            nbytes,
+        )
+        return _Ready(entry, n, nbytes, item)
+
+    def _sampled(self, request_id: str) -> bool:
+        """Whether the sample keeps a request: a keyed hash of its id, below the rate."""
+        digest = self._sampler.copy()
+        digest.update(request_id.encode())
+        return int.from_bytes(digest.digest(), "big") < self._sample_below
+
+    def _derived_bytes(self, entry: Entry) -> int:
+        """Estimated bytes of what the log adds to an entry's inputs: per-row columns,
+        outputs (probabilities besides the decision), hashes."""
+        outputs = entry.decision.nbytes * (1 if entry.slot.model.task == "regression" else 2)
+        hashes = 48 * len(self._hash_fields)
+        return entry.rows.n * (_ROW_BYTES + hashes + len(entry.slot.name)) + outputs
+
+    def _record_bytes(self, entry: Entry) -> int:
+        """Estimated bytes a record-path entry holds: a float per value, its strings, and
+        what the log adds."""
+        kept, _ = self._layout(entry.slot.model)
+        text = [c.name for c in kept if c.kind == "categorical"]
+        nbytes = 8 * len(kept) * entry.rows.n + self._derived_bytes(entry)
+        if text:
+            for record in entry.rows.as_records():
+                for name in text:
+                    value = record.get(name)
+                    if isinstance(value, str):
+                        nbytes += len(value) + _STR_BYTES
+        return nbytes
+
+    def _too_large(self, ready: _Ready) -> bool:
+        """Whether an entry alone exceeds the log's bounds (it can never be queued)."""
+        return ready.n > self.config.queue_size or ready.nbytes > self.config.queue_bytes
+
+    def _reserve(self, ready: _Ready) -> bool:
+        """Count an entry's rows and bytes in the queue if both bounds leave room."""
+        config = self.config
+        with self._count:
+            room = (
+                self._queued + self._buffered + ready.n <= config.queue_size
+                and self._bytes + ready.nbytes <= config.queue_bytes
             )
+            if room:
+                self._queued += ready.n
+                self._bytes += ready.nbytes
+        if not room:  # the writer writes its buffers now rather than when due
+            self._pressure = True
+            self._wake.set()
+        return room
+
+    def _drop(self, n: int, reason: str) -> None:
+        """Count an answered request's rows that the log does not keep."""
+        with self._count:
+            self.dropped += n
+        self.metrics.log_offered.inc(n)
+        self.metrics.child(self.metrics.log_dropped, reason).inc(n)
+
+    def _refuse_full(self, ready: _Ready) -> LogFull:
+        with self._count:
+            self.refused += ready.n
+        self.metrics.log_refused.inc(ready.n)
+        wait = self.config.max_wait_s
+        return LogFull(
+            503,
+            f"The prediction log has no room for this request within {wait:g} s; it was not "
+            f"answered. Retry after {self._retry_after_s} s.",
+            f"room in the prediction log within {wait:g} s",
+            self._retry_after_s,
+        )
+
+    def _refuse_too_large(self, ready: _Ready) -> LogFull:
+        with self._count:
+            self.refused += ready.n
+        self.metrics.log_refused.inc(ready.n)
+        config = self.config
+        return LogFull(
+            413,
+            f"This request ({ready.n} rows, ~{ready.nbytes} bytes) is larger than the "
+            f"prediction log holds (serving.prediction_log.queue_size {config.queue_size} "
+            f"rows, queue_bytes {config.queue_bytes}); it was not answered. Send fewer rows.",
+            f"at most {config.queue_size} rows and {config.queue_bytes} bytes in the log",
+            None,
+        )
+
+    def _forget(self, waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]) -> None:
+        with self._count:
+            self._waiters.discard(waiter)
+
+    def _room_freed(self) -> None:
+        """Wake every request waiting for room (threads, and tasks on their loops)."""
+        with self._count:
+            waiters, self._waiters = self._waiters, set()
+        self._freed.set()
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, future)
+
+    def _enqueue(self, ready: _Ready) -> None:
+        """Queue an entry whose rows and bytes are reserved."""
+        self.metrics.log_offered.inc(ready.n)
+        if ready.item is not None:
+            self._put(ready.item, wake=self._queued >= _CONVERT_ROWS)
             return
+        entry = ready.entry
+        n = ready.n
+        row_bytes = ready.nbytes // max(n, 1)
         slot = entry.slot
         kept, names = self._layout(slot.model)
+        field = self.entity_fields.get(slot.name)
         key = (slot.name, slot.version, id(slot.model))
         request_key = None if entry.entity_key is None else str(entry.entity_key)[:128]
         records = entry.rows.as_records()
@@ -262,6 +508,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
                         slot.route,
                         entity,
                         entry.latency_ms,
+                        row_bytes if i else ready.nbytes - row_bytes * (n - 1),
                     )
                     n -= 1
                     if acc.full:
@@ -273,43 +520,33 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
                 with self._count:
                     self.dropped += n
                     self._queued -= n
-
-    @property
-    def pending(self) -> int:
-        """Rows not yet in a file (queued or buffered)."""
-        return self._queued + self._buffered
-
-    def flush(self, timeout_s: float = 10.0) -> bool:
-        """Write every queued and buffered row to files; return whether it finished in time."""
-        with self._count:
-            self._flush_asked += 1
-            asked = self._flush_asked
-        deadline = time.monotonic() + timeout_s
-        while self._flush_done < asked:
-            self._idle.clear()
-            self._wake.set()
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                return False
-            time.sleep(0.002)
-        return True
+                    self._bytes -= ready.nbytes if n == ready.n else row_bytes * n
+                self._room_freed()
 
     # -- writer thread ---------------------------------------------------------------
 
     def _has_work(self) -> bool:
         return (
-            bool(self._buffers) or bool(self._accumulators) or self._flush_done < self._flush_asked
+            bool(self._buffers)
+            or bool(self._accumulators)
+            or self._pressure
+            or self._flush_done < self._flush_asked
         )
 
     def drain(self) -> None:
-        """Convert queued entries to Arrow, then write the buffers that are due."""
+        """Convert queued entries to Arrow, then write the buffers that are due (all of
+        them when a flush is asked or a request waits for room)."""
         asked = self._flush_asked
-        self._collect(forced=self._flush_done < asked)
+        pressed, self._pressure = self._pressure, False
+        self._collect(forced=pressed or self._flush_done < asked)
         while self._queue:
             self._convert(self._take(_CONVERT_ROWS))
-            self._write_due(forced=False)  # a queue that never empties still gets its files
+            # a queue that never empties still gets its files
+            self._write_due(forced=self._pressure)
             time.sleep(0)  # hand the GIL to a waiting request between two conversions
-        self._write_due(forced=self._flush_done < asked)
+        self._write_due(forced=pressed or self._pressure or self._flush_done < asked)
         self.metrics.log_queue.set(self.pending)
+        self.metrics.log_bytes.set(self._bytes)
         self._flush_done = max(self._flush_done, asked)
 
     def _collect(self, *, forced: bool) -> None:
@@ -324,7 +561,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
     def _write_due(self, *, forced: bool) -> None:
         """Write each model version's buffer that is full or old enough (all if forced)."""
         now = time.monotonic()
-        for key, (_tables, rows, oldest) in list(self._buffers.items()):
+        for key, (_tables, rows, oldest, _nbytes) in list(self._buffers.items()):
             due = rows >= self.config.rows_per_file or now - oldest >= self.config.flush_interval_s
             if forced or due:
                 self._write(key)
@@ -348,6 +585,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         now = time.monotonic()
         for (name, version, _), group in groups.items():
             n = sum(e.n for e in group)
+            nbytes = sum(e.nbytes for e in group)
             try:
                 table = self._tables(group)
             except Exception as exc:  # an entry that cannot be logged is counted, not raised
@@ -358,16 +596,18 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
                 with self._count:
                     self.dropped += n
                     self._queued -= n
+                    self._bytes -= nbytes
+                self._room_freed()
                 continue
-            tables, rows, oldest = self._buffers.get((name, version), ([], 0, now))
+            tables, rows, oldest, held = self._buffers.get((name, version), ([], 0, now, 0))
             tables.append(table)
-            self._buffers[(name, version)] = (tables, rows + n, oldest)
+            self._buffers[(name, version)] = (tables, rows + n, oldest, held + nbytes)
             with self._count:
                 self._queued -= n
                 self._buffered += n
 
     def _write(self, key: tuple[str, int]) -> None:
-        tables, rows, _ = self._buffers.pop(key)
+        tables, rows, _, nbytes = self._buffers.pop(key)
         table = pa.concat_tables(tables, promote_options="permissive")
         for attempt in range(_RETRIES):
             try:
@@ -386,6 +626,8 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
                 break
         with self._count:
             self._buffered -= rows
+            self._bytes -= nbytes
+        self._room_freed()
 
     # -- entries -> one table ----------------------------------------------------------
 
@@ -434,6 +676,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
             "route": _arrow.strings(acc.routes),
             "entity_key": self._scrub_keys(field, _arrow.strings(acc.entities)),
             "latency_ms": _arrow.floats(acc.latency),
+            "sample_rate": _arrow.floats(np.full(n, self.sample_rate)),
         }
         for col, values in zip(acc.kept, acc.inputs(), strict=True):
             columns[INPUT_PREFIX + col.name] = self._scrub(col.name, values)
@@ -469,10 +712,11 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
             "route": spread(_arrow.strings([e.slot.route for e in entries])),
             "entity_key": self._entity_keys(entries, spread),
             "latency_ms": spread(_arrow.floats([e.latency_ms for e in entries])),
+            "sample_rate": _arrow.floats(np.full(total, self.sample_rate)),
         }
         kept, _ = self._layout(model)
         for col in kept:
-            chunks = [_column(e.table, col.name, _ARROW_TYPE[col.kind]) for e in entries]
+            chunks = [c for e in entries for c in _column(e.table, col.name, _ARROW_TYPE[col.kind])]
             column = pa.chunked_array(chunks, type=_ARROW_TYPE[col.kind])
             columns[INPUT_PREFIX + col.name] = self._scrub(col.name, column)
         columns |= _outputs(model, np.concatenate([e.decision for e in entries]))
@@ -514,6 +758,12 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         ]
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    """Wake a request waiting for room (runs on its event loop)."""
+    if not future.done():
+        future.set_result(None)
+
+
 def _raw_column(rows: Any, field: str) -> pa.Array | None:
     """Return the values of ``field`` in every row of a request, or None if no row has it."""
     if rows.table is not None:
@@ -536,16 +786,18 @@ def _values_of(records: Sequence[Mapping[str, Any]], field: str) -> pa.Array | N
     return _arrow.strings(values)
 
 
-def _column(table: pa.Table, name: str, dtype: pa.DataType) -> pa.Array:
-    """Return a validated table's column in the log's type (nulls if the table lacks it)."""
-    if name not in table.column_names:
-        return pa.nulls(table.num_rows, dtype)
-    column = table.column(name)
+def _column(table: pa.Table, name: str, dtype: pa.DataType) -> list[pa.Array]:
+    """Return a validated table's column in the log's type, as its chunks (not copied;
+    nulls if the table lacks it)."""
+    index = table.schema.get_field_index(name)
+    if index < 0:
+        return [pa.nulls(table.num_rows, dtype)]
+    column = table.column(index)
     if pa.types.is_dictionary(column.type):
         column = pc.dictionary_decode(column)
     if column.type != dtype:
         column = pc.cast(column, dtype, safe=False)
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return list(column.chunks)
 
 
 def _outputs(model: Model, decision: np.ndarray) -> dict[str, pa.Array]:

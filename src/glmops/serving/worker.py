@@ -29,7 +29,9 @@ def lower_thread_priority(niceness: int = 19) -> None:
     one connection, the prediction log writing a Parquet file every 10 s):
     single-row p99 3.0-3.6 ms at nice 10, 1.2-1.5 ms at nice 19. The price: a
     saturated core leaves the worker ~1.5% of it, so under sustained overload
-    its queue fills and drops are counted. Linux only; elsewhere a no-op.
+    its queue fills; the prediction log's policy then decides (``block``:
+    requests wait, the loop idles and the writer gets the core; ``drop``:
+    counted). Linux only; elsewhere a no-op.
     """
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)

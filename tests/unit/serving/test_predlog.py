@@ -1,8 +1,12 @@
 """The prediction-log writer: entries become Parquet rows off the request path; every row
-is written or counted as dropped, never silently lost, and append never raises."""
+is written, counted as dropped, or its request refused (policy block), never silently lost;
+append never raises."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from glmops.model import load_model
 from glmops.monitoring.logstore import read_prediction_log
 from glmops.serving.inference import Policy, parse_payload, score_rows
 from glmops.serving.metrics import ServingMetrics
-from glmops.serving.predlog import Entry, PredictionLog
+from glmops.serving.predlog import Entry, LogFull, PredictionLog
 from glmops.serving.routing import Slot
 from glmops.training.pipeline import train_model
 
@@ -146,12 +150,19 @@ def test_pii_fields_are_hashed_or_dropped_entity_keys_too(tmp_path, churn, monke
 
 
 def test_a_full_queue_drops_and_counts_and_never_blocks(tmp_path, churn):
-    log, metrics = _log(tmp_path, queue_size=30, rows_per_file=30)
+    log, metrics = _log(tmp_path, policy="drop", queue_size=30, rows_per_file=30)
+    gate = _hold_writes(log)
     log.append(_entry(churn, {"instances": [RECORD] * 25}))
+    started = time.monotonic()
     log.append(_entry(churn, {"instances": [RECORD] * 10}))  # 35 > 30: dropped whole
+    asyncio.run(log.admit(_entry(churn, {"instances": [RECORD] * 10})))  # the loop's way too
+    assert time.monotonic() - started < 0.5  # max_wait_s (1 s) is not waited under drop
     log.append(_entry(churn, {"instances": [RECORD] * 5}))
-    assert log.dropped == 10
-    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="queue_full") == 10
+    assert log.dropped == 20 and log.refused == 0
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="queue_full") == 20
+    # the drop rate monitoring weights by: dropped / offered
+    assert _counter(metrics, "glmops_prediction_log_offered_total") == 50
+    gate.set()
     assert log.flush(10)
     assert read_prediction_log(tmp_path / "log", "churn").num_rows == 30
     log.close()
@@ -221,3 +232,169 @@ def test_rows_reach_a_file_by_interval_or_size_without_a_flush(tmp_path, churn):
 def test_rows_per_file_must_fit_the_queue():
     with pytest.raises(ValueError, match="rows_per_file"):
         PredictionLogConfig(queue_size=10, rows_per_file=20)
+
+
+def _hold_writes(log: PredictionLog) -> threading.Event:
+    """Hold the writer's file writes until the returned event is set: a store that
+    cannot keep up (a fault the tests cannot cause on a local disk)."""
+    gate = threading.Event()
+    write = log.files.write
+
+    def held(name: str, version: int, table: pa.Table) -> list[str]:
+        gate.wait(30)
+        return write(name, version, table)
+
+    log.files.write = held  # type: ignore[method-assign]
+    return gate
+
+
+def test_block_is_the_default_and_refuses_what_finds_no_room_in_max_wait(tmp_path, churn):
+    assert PredictionLogConfig().policy == "block"
+    log, metrics = _log(tmp_path, queue_size=30, rows_per_file=30, max_wait_s=0.3)
+    gate = _hold_writes(log)
+    asyncio.run(log.admit(_entry(churn, {"instances": [RECORD] * 25}, rid="first")))
+    started = time.monotonic()
+    with pytest.raises(LogFull) as refused:
+        asyncio.run(log.admit(_entry(churn, {"instances": [RECORD] * 10}, rid="second")))
+    assert time.monotonic() - started >= 0.3  # it waited for room, bounded
+    assert refused.value.status == 503 and refused.value.retry_after_s == 1
+    assert refused.value.reason == "log_full"
+    assert refused.value.errors[0]["field"] == "prediction_log"
+    assert log.refused == 10 and log.dropped == 0
+    assert _counter(metrics, "glmops_prediction_log_refused_total") == 10
+
+    async def admitted_once_the_writer_catches_up() -> float:
+        waiting = asyncio.ensure_future(
+            log.admit(_entry(churn, {"instances": [RECORD] * 10}, rid="third"))
+        )
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # still waiting for room
+        gate.set()  # the store catches up: its write frees the room
+        began = time.monotonic()
+        await waiting
+        return time.monotonic() - began
+
+    assert asyncio.run(admitted_once_the_writer_catches_up()) < 0.3
+    assert log.flush(10)
+    ids = read_prediction_log(tmp_path / "log", "churn").column("request_id").to_pylist()
+    assert sorted(set(ids)) == ["first", "third"] and len(ids) == 35
+    assert log.dropped == 0
+    log.close()
+
+
+def test_a_thread_waits_for_room_then_drops_and_counts(tmp_path, churn):
+    log, metrics = _log(tmp_path, queue_size=30, rows_per_file=30, max_wait_s=0.2)
+    gate = _hold_writes(log)
+    log.append(_entry(churn, {"instances": [RECORD] * 25}, route="shadow"))
+    started = time.monotonic()
+    log.append(_entry(churn, {"instances": [RECORD] * 10}, route="shadow"))  # never raises
+    assert time.monotonic() - started >= 0.2
+    assert log.dropped == 10 and log.refused == 0
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="queue_full") == 10
+    gate.set()
+    log.close()
+
+
+def test_a_request_larger_than_the_log_is_refused_at_once_or_counted(tmp_path, churn):
+    log, metrics = _log(tmp_path, queue_size=30, rows_per_file=30)
+    started = time.monotonic()
+    with pytest.raises(LogFull, match="queue_size") as refused:
+        asyncio.run(log.admit(_entry(churn, {"instances": [RECORD] * 31})))
+    assert time.monotonic() - started < 0.5  # no use waiting: it can never fit
+    assert refused.value.status == 413 and refused.value.retry_after_s is None
+    log.close()
+    dropping, metrics = _log(tmp_path / "drop", policy="drop", queue_size=30, rows_per_file=30)
+    asyncio.run(dropping.admit(_entry(churn, {"instances": [RECORD] * 31})))
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="too_large") == 31
+    dropping.close()
+
+
+def test_the_queue_is_bounded_in_bytes_as_well_as_rows(tmp_path, churn):
+    log, metrics = _log(tmp_path, policy="drop", queue_bytes=100_000)
+    gate = _hold_writes(log)
+    batch = _entry(churn, {"instances": [RECORD] * 100})
+    single = _entry(churn, {"instances": [{**RECORD, "city": "c" * 20_000}]})
+    for _ in range(20):
+        for entry in (batch, single):
+            log.append(entry)
+            assert 0 < log.held_bytes <= 100_000
+    # far below the row bound (200,000), the byte bound dropped rows: counted
+    assert log.pending < 2_020 and log.dropped > 0
+    assert log.pending + log.dropped == 20 * 101
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="queue_full") > 0
+    # the estimate covers what the writer makes of a batch, and a long string's length
+    ready = log._ready(batch)
+    assert ready is not None and ready.item is not None
+    assert log._tables([ready.item]).nbytes <= ready.nbytes
+    assert log._record_bytes(single) > 20_000
+    gate.set()
+    assert log.flush(10) and log.held_bytes == 0 and log.pending == 0
+    log.close()
+
+
+def test_sample_keeps_a_keyed_deterministic_share_and_records_the_rate(
+    tmp_path, churn, monkeypatch
+):
+    monkeypatch.setenv("GLMOPS_LOG_HASH_KEY", "k1")
+    one = _entry(churn, {"instances": [RECORD]})
+
+    def sampled(root: Path) -> tuple[list[str], ServingMetrics, pa.Table]:
+        log, metrics = _log(root, policy="sample", sample_rate=0.25)
+        for i in range(2000):
+            log.append(dataclasses.replace(one, request_id=f"req-{i}"))
+        assert log.flush(10)
+        log.close()
+        table = read_prediction_log(root / "log", "churn")
+        return sorted(table.column("request_id").to_pylist()), metrics, table
+
+    kept, metrics, table = sampled(tmp_path / "a")
+    assert 400 <= len(kept) <= 600  # 2,000 x 0.25, within 5 standard deviations
+    assert set(table.column("sample_rate").to_pylist()) == {0.25}
+    assert _counter(metrics, "glmops_prediction_log_dropped_total", reason="not_sampled") == (
+        2000 - len(kept)
+    )
+    assert _counter(metrics, "glmops_prediction_log_sample_rate") == 0.25
+    again, _, _ = sampled(tmp_path / "b")
+    assert again == kept  # the same ids and key: the same requests
+    monkeypatch.setenv("GLMOPS_LOG_HASH_KEY", "k2")
+    other, _, _ = sampled(tmp_path / "c")
+    assert other != kept  # keyed: a client cannot pick ids that escape the log
+
+
+def test_every_row_records_its_sample_rate(tmp_path, churn):
+    log, _ = _log(tmp_path)
+    log.append(_entry(churn, {"instances": [RECORD]}))
+    log.append(_entry(churn, {"instances": [RECORD] * 20}))
+    assert log.flush(10)
+    rates = read_prediction_log(tmp_path / "log", "churn").column("sample_rate").to_pylist()
+    assert rates == [1.0] * 21
+    log.close()
+
+
+def test_sample_rate_needs_the_sample_policy():
+    with pytest.raises(ValueError, match=r"sample_rate .* policy: sample"):
+        PredictionLogConfig(sample_rate=0.5)
+    assert PredictionLogConfig(policy="sample", sample_rate=0.5).sample_rate == 0.5
+
+
+def test_a_file_its_directory_and_each_new_parent_are_synced(tmp_path, churn, monkeypatch):
+    from glmops import _durable
+    from glmops.monitoring import logstore
+
+    synced: list[Path] = []
+    sync = _durable.fsync_dir
+
+    def record(directory: str | Path) -> None:
+        synced.append(Path(directory))
+        sync(directory)
+
+    monkeypatch.setattr(_durable, "fsync_dir", record)  # the file's own directory
+    monkeypatch.setattr(logstore, "fsync_dir", record, raising=False)  # dirs made for it
+    log, _ = _log(tmp_path)
+    log.append(_entry(churn, {"instances": [RECORD]}))
+    assert log.flush(10) and log.written == 1
+    (written,) = (tmp_path / "log").rglob("*.parquet")
+    chain = [written.parent, *written.parent.parents]
+    needed = chain[: chain.index(tmp_path) + 1]  # date=, version=, model=, log/, tmp_path
+    assert set(needed) <= set(synced)
+    log.close()
