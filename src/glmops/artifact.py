@@ -20,6 +20,7 @@ import binascii
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -49,13 +50,17 @@ __all__ = [
     "FORMAT_VERSION",
     "KEY_ENV_VAR",
     "MANIFEST_FILE",
+    "MAX_ENTRIES",
     "MODEL_FILE",
     "SUPPORTED_FORMAT_VERSIONS",
     "ArtifactInfo",
     "LoadedArtifact",
     "artifact_digest",
+    "check_stored",
     "content_digest",
+    "load_stored",
     "read_artifact",
+    "read_stored",
     "sign_artifact",
     "verify_artifact",
     "verify_artifact_signature",
@@ -72,6 +77,7 @@ MANIFEST_FILE = "MANIFEST.json"
 MODEL_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
 DEFAULT_MAX_BYTES = 2 * 1024**3  # zip-bomb guard: total uncompressed size
+MAX_ENTRIES = 1_000  # files in an artifact, entries in a zip or arrays.npz
 
 _RESERVED = frozenset({MANIFEST_FILE.casefold(), MODEL_FILE.casefold(), ARRAYS_FILE.casefold()})
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -299,7 +305,62 @@ def read_artifact(
         Model dict, arrays, extra files, manifest and model digest.
     """
     target = Path(path)
-    manifest, blobs, digest = _checked(target, max_bytes, verify=verify, report=_raise)
+    stored = _read_files(target, max_bytes)
+    return load_stored(stored, target, key=key, verify=verify, max_bytes=max_bytes)
+
+
+def read_stored(path: PathArg, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, bytes]:
+    """Read every stored file of an artifact once, as bytes by name (nothing verified yet).
+
+    Names, file types, the number of entries (:data:`MAX_ENTRIES`) and the
+    total uncompressed size are checked before a byte is decompressed: an
+    upload is read once with this, verified with :func:`load_stored`, and
+    stored from the same bytes.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Artifact directory or ``.zip``.
+    max_bytes : int, default 2 GiB
+        Refuse artifacts whose uncompressed size exceeds this.
+
+    Returns
+    -------
+    dict of str to bytes
+        The stored (possibly encrypted) bytes of each file, MANIFEST.json included.
+    """
+    return _read_files(Path(path), max_bytes)
+
+
+def load_stored(
+    stored: Mapping[str, bytes],
+    path: PathArg,
+    *,
+    key: bytes | str | None = None,
+    verify: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> LoadedArtifact:
+    """Verify and parse files read by :func:`read_stored`, as :func:`read_artifact` does.
+
+    Parameters
+    ----------
+    stored : mapping of str to bytes
+        The artifact's stored files by name.
+    path : str or PathLike
+        Where they were read from (for messages).
+    key : bytes or str, optional
+        Key of an encrypted artifact; defaults to GLMOPS_ARTIFACT_KEY.
+    verify : bool, default True
+        Compare SHA-256 digests.
+    max_bytes : int, default 2 GiB
+        Refuse an arrays.npz whose uncompressed size exceeds this.
+
+    Returns
+    -------
+    LoadedArtifact
+    """
+    target = Path(path)
+    manifest, blobs, digest = _check_stored(dict(stored), target, verify=verify, report=_raise)
     if manifest["encrypted"]:
         blobs = _decrypt(blobs, manifest, key, target, verify=verify)
     model = _parse_model(blobs.pop(MODEL_FILE), target)
@@ -307,13 +368,15 @@ def read_artifact(
     return LoadedArtifact(model, arrays, blobs, manifest, digest, target)
 
 
-def verify_artifact(path: PathArg) -> list[str]:
+def verify_artifact(path: PathArg, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
     """List the problems of an artifact, without needing its key.
 
     Parameters
     ----------
     path : str or PathLike
         Artifact directory or ``.zip``; it must exist.
+    max_bytes : int, default 2 GiB
+        Refuse artifacts, and arrays.npz, whose uncompressed size exceeds this.
 
     Returns
     -------
@@ -329,13 +392,47 @@ def verify_artifact(path: PathArg) -> list[str]:
         problems.append(str(exc))
 
     try:
-        manifest, blobs, _ = _checked(target, DEFAULT_MAX_BYTES, verify=True, report=note)
-        if not problems and not manifest["encrypted"]:
-            _parse_model(blobs[MODEL_FILE], target)
-            _parse_arrays(blobs[ARRAYS_FILE], target, DEFAULT_MAX_BYTES)
+        manifest, blobs, _ = _checked(target, max_bytes, verify=True, report=note)
+        if not problems:
+            _parse_plain(manifest, blobs, target, max_bytes)
     except ArtifactError as exc:
         note(exc)
     return problems
+
+
+def check_stored(
+    stored: Mapping[str, bytes], path: PathArg, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> str:
+    """Verify files read by :func:`read_stored` as :func:`verify_artifact` does (no key
+    needed); return the model digest, or raise the first problem.
+
+    Parameters
+    ----------
+    stored : mapping of str to bytes
+        The artifact's stored files by name.
+    path : str or PathLike
+        Where they were read from (for messages).
+    max_bytes : int, default 2 GiB
+        Refuse an arrays.npz whose uncompressed size exceeds this.
+
+    Returns
+    -------
+    str
+        Hex SHA-256 model digest.
+    """
+    target = Path(path)
+    manifest, blobs, digest = _check_stored(dict(stored), target, verify=True, report=_raise)
+    _parse_plain(manifest, blobs, target, max_bytes)
+    return digest
+
+
+def _parse_plain(
+    manifest: dict[str, Any], blobs: dict[str, bytes], target: Path, max_bytes: int
+) -> None:
+    """Parse model.json and arrays.npz of an unencrypted artifact (they must load)."""
+    if not manifest["encrypted"]:
+        _parse_model(blobs[MODEL_FILE], target)
+        _parse_arrays(blobs[ARRAYS_FILE], target, max_bytes)
 
 
 def artifact_digest(path: PathArg) -> str:
@@ -533,7 +630,9 @@ def _read_files(target: Path, max_bytes: int) -> dict[str, bytes]:
         raise ArtifactError(f"No artifact at {target}.", path=where)
     if target.is_dir() and not target.is_symlink():
         with os.scandir(target) as entries:
-            stats = {e.name: e.stat(follow_symlinks=False) for e in entries}
+            listed = list(itertools.islice(entries, MAX_ENTRIES + 1))
+        _check_entries(len(listed), where)
+        stats = {e.name: e.stat(follow_symlinks=False) for e in listed}
         for name, st in stats.items():
             if not stat.S_ISREG(st.st_mode):
                 msg = f"{name} in {target} is not a regular file; refused."
@@ -546,16 +645,42 @@ def _read_files(target: Path, max_bytes: int) -> dict[str, bytes]:
                 files[name] = fh.read()
         return files
     try:
-        with zipfile.ZipFile(target) as zf:
-            return {
-                name: zf.read(info) for name, info in _zip_entries(zf, where, max_bytes).items()
-            }
+        with open(target, "rb") as fh:
+            _check_entries(_declared_entries(fh), where)  # before zipfile lists them all
+            with zipfile.ZipFile(fh) as zf:
+                infos = _zip_entries(zf, where, max_bytes)
+                return {name: zf.read(info) for name, info in infos.items()}
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError) as exc:
         msg = f"{target} is neither a directory nor a readable zip: {exc}"
         raise ArtifactError(msg, path=where) from exc
 
 
+def _declared_entries(fh: io.BufferedReader) -> int:
+    """Return the entry count a zip's end-of-central-directory record declares (0 when
+    there is none: zipfile refuses the file then).
+
+    Read from the last 64 KiB, so a central directory of millions of entries is
+    refused before zipfile builds an object for each.
+    """
+    size = fh.seek(0, os.SEEK_END)
+    tail_size = min(size, 22 + 0xFFFF)
+    fh.seek(size - tail_size)
+    tail = fh.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return 0
+    count = int.from_bytes(tail[at + 10 : at + 12], "little")
+    return MAX_ENTRIES + 1 if count == 0xFFFF else count  # 0xFFFF: a ZIP64 count
+
+
+def _check_entries(count: int, where: str) -> None:
+    if count > MAX_ENTRIES:
+        msg = f"{where} holds more than {MAX_ENTRIES} entries; an artifact has a few files."
+        raise ArtifactError(msg, path=where)
+
+
 def _zip_entries(zf: zipfile.ZipFile, where: str, max_bytes: int) -> dict[str, zipfile.ZipInfo]:
+    _check_entries(len(zf.infolist()), where)
     infos: dict[str, zipfile.ZipInfo] = {}
     for info in zf.infolist():
         name = info.filename
@@ -582,7 +707,10 @@ def _zip_entries(zf: zipfile.ZipFile, where: str, max_bytes: int) -> dict[str, z
 
 def _check_total(total: int, max_bytes: int, where: str) -> None:
     if total > max_bytes:
-        msg = f"{where} holds {total} bytes uncompressed, more than max_bytes={max_bytes}."
+        msg = (
+            f"{where} holds {total} bytes uncompressed, more than max_bytes={max_bytes} "
+            "(pass a larger max_bytes to accept it)."
+        )
         raise ArtifactError(msg, path=where)
 
 
@@ -590,7 +718,13 @@ def _checked(
     target: Path, max_bytes: int, *, verify: bool, report: _Report
 ) -> tuple[dict[str, Any], dict[str, bytes], str]:
     """Return manifest, stored bytes by name and model digest, reporting problems."""
-    stored = _read_files(target, max_bytes)
+    return _check_stored(_read_files(target, max_bytes), target, verify=verify, report=report)
+
+
+def _check_stored(
+    stored: dict[str, bytes], target: Path, *, verify: bool, report: _Report
+) -> tuple[dict[str, Any], dict[str, bytes], str]:
+    """Check files already read against their manifest (``stored`` loses the manifest)."""
     if MANIFEST_FILE not in stored:
         raise ArtifactError(f"{target} has no {MANIFEST_FILE}.", path=str(target / MANIFEST_FILE))
     manifest = _parse_manifest(stored.pop(MANIFEST_FILE), target)

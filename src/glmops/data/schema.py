@@ -26,6 +26,7 @@ from glmops._typing import FloatArray
 from glmops.errors import InvalidInputError, SchemaValidationError
 
 __all__ = [
+    "MAX_TEXT_CHARS",
     "QUANTILE_LEVELS",
     "VIOLATION_KINDS",
     "CoercedTable",
@@ -37,6 +38,8 @@ __all__ = [
     "infer_column",
     "infer_schema",
     "kind_of_type",
+    "text_problem",
+    "text_violation",
 ]
 
 FeatureKind = Literal["numeric", "categorical", "boolean"]
@@ -49,6 +52,7 @@ VIOLATION_KINDS = (
     "unseen_category",
     "out_of_range",
 )
+MAX_TEXT_CHARS = 1024  # default cap on one text value (characters, not bytes)
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 _NUMBER_RE = r"^\s*[-+]?((\d+\.?\d*)|(\.\d+))([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|nan)\s*$"
@@ -58,7 +62,8 @@ _NUMBER_RE = r"^\s*[-+]?((\d+\.?\d*)|(\.\d+))([eE][-+]?\d+)?\s*$|^\s*[-+]?(inf|n
 class Violation:
     """One way a frame breaks the manifest, on one column.
 
-    ``kind`` is one of :data:`VIOLATION_KINDS`; ``n_rows`` counts the rows
+    ``kind`` is one of :data:`VIOLATION_KINDS` (or ``too_long``, from
+    :func:`text_violation`); ``n_rows`` counts the rows
     affected (0 for column-level problems) and ``example`` shows one value.
     """
 
@@ -212,6 +217,54 @@ class CoercedTable:
                 f"The data breaks the feature manifest in {len(bad)} way(s):\n  {lines}",
                 violations=[v.to_dict() for v in bad],
             )
+
+
+def text_problem(value: str, max_chars: int) -> tuple[str, str] | None:
+    """Return (kind, expected) when one text value breaks the cap, else None.
+
+    A value longer than ``max_chars`` characters, or holding NUL, is refused
+    before validation, the prediction log or a metric ever sees it.
+    """
+    if len(value) > max_chars:
+        return "too_long", f"text of at most {max_chars} characters"
+    if "\x00" in value:
+        return "wrong_type", "text without NUL characters"
+    return None
+
+
+def text_violation(name: str, values: pa.Array, max_chars: int) -> Violation | None:
+    """Return the cap :func:`text_problem` states, checked over an Arrow text array.
+
+    One look at the bytes behind the array (numpy, no copy) clears the usual
+    column: no value can be longer than all its bytes together, and NUL is
+    one scan. Only then are characters (bounded by bytes) or NULs counted.
+    The example is a length, never the value.
+    """
+    data = _text_bytes(values)
+    if len(data) > max_chars:
+        chars = pc.utf8_length(values)
+        n_long = int(pc.sum(pc.greater(chars, max_chars)).as_py() or 0)
+        if n_long:
+            example = f"text of {pc.max(chars).as_py()} characters"
+            return Violation(
+                name, "too_long", f"text of at most {max_chars} characters", n_long, example
+            )
+    if not data.all():  # a NUL somewhere in the bytes (perhaps behind a null slot)
+        n_nul = int(pc.sum(pc.match_substring(values, "\x00")).as_py() or 0)
+        if n_nul:
+            expected = "text without NUL characters"
+            return Violation(name, "wrong_type", expected, n_nul, "text with NUL")
+    return None
+
+
+def _text_bytes(values: pa.Array) -> np.ndarray:
+    """Return the bytes behind a string array's slots as a numpy view (no copy)."""
+    offsets, data = values.buffers()[1:3]
+    if offsets is None or data is None or len(values) == 0:
+        return np.ones(0, np.uint8)
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    first, last = np.frombuffer(offsets, dtype=width)[[values.offset, values.offset + len(values)]]
+    return np.frombuffer(data, dtype=np.uint8)[first:last]
 
 
 def kind_of_type(dtype: pa.DataType) -> FeatureKind | None:

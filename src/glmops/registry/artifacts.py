@@ -28,23 +28,31 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from glmops._durable import fsync_dir, fsync_tree
 from glmops._extras import require
-from glmops.artifact import MANIFEST_FILE, artifact_digest, verify_artifact
+from glmops.artifact import (
+    MANIFEST_FILE,
+    artifact_digest,
+    check_stored,
+    read_stored,
+    verify_artifact,
+)
 from glmops.errors import ArtifactError, ChecksumMismatch, GlmopsError, RegistryUnavailable
 
-__all__ = ["ArtifactStore", "RemoteArtifactStore", "Store", "open_store"]
+__all__ = ["REGISTER_MAX_BYTES", "ArtifactStore", "RemoteArtifactStore", "Store", "open_store"]
 
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=Callable[..., Any])
 _TMP_PREFIX = ".incoming-"
 _REUSED_SUFFIX = ".reused"  # remote: an empty object whose time marks a reuse
+# an artifact being registered expands to at most this (the HTTP upload route passes a
+# multiple of its upload cap instead): a zip bomb is refused before it is decompressed
+REGISTER_MAX_BYTES = 512 * 1024**2
 
 
 class Store(Protocol):
@@ -65,6 +73,10 @@ class Store(Protocol):
 
     def put(self, source: str | os.PathLike[str]) -> tuple[str, Path]:
         """Store a verified artifact; return (digest, a readable local copy)."""
+
+    def put_files(self, digest: str, files: Mapping[str, bytes]) -> Path:
+        """Store the files of an artifact already verified to have ``digest``; return a
+        readable local copy."""
 
     def fetch(self, digest: str) -> Path:
         """Return a local directory holding the stored artifact's files."""
@@ -135,15 +147,18 @@ class ArtifactStore:
     def put(self, source: str | os.PathLike[str]) -> tuple[str, Path]:
         """Store the artifact at ``source`` (directory or .zip); return (digest, path).
 
-        The source is verified first (every SHA-256); a digest already stored
-        is reused, not rewritten.
+        The source is read once and verified (every SHA-256); a digest already
+        stored is reused, not rewritten.
         """
-        src = Path(source)
-        digest = verified_digest(src)
+        digest, files = verified_files(Path(source))
+        return digest, self.put_files(digest, files)
+
+    def put_files(self, digest: str, files: Mapping[str, bytes]) -> Path:
+        """Store verified files under ``digest`` (a digest already stored is reused)."""
         if self.has(digest):
             os.utime(self.path_for(digest))  # fresh again: gc's grace protects a reuse
-            return digest, self.path_for(digest)
-        return digest, self.install(digest, lambda tmp: copy_artifact_files(src, tmp))
+            return self.path_for(digest)
+        return self.install(digest, functools.partial(write_files, files))
 
     def install(self, digest: str, fill: Callable[[Path], None]) -> Path:
         """Fill a temporary directory with ``fill`` and rename it to ``digest``'s path.
@@ -305,21 +320,25 @@ class RemoteArtifactStore:
 
         Returns the digest and the cached local copy.
         """
-        src = Path(source)
-        digest = verified_digest(src)
+        digest, files = verified_files(Path(source))
+        return digest, self.put_files(digest, files)
+
+    @_remote_io
+    def put_files(self, digest: str, files: Mapping[str, bytes]) -> Path:
+        """Stage verified files in the cache and upload them, manifest last."""
         if self.cache.has(digest) and not _problems(self.cache.path_for(digest), digest):
             staged = self.cache.path_for(digest)
         else:
             self.cache.remove(digest)
-            staged = self.cache.install(digest, lambda tmp: copy_artifact_files(src, tmp))
+            staged = self.cache.install(digest, functools.partial(write_files, files))
         if self.has(digest):
             self.fs.pipe_file(self._marker(digest), b"")  # fresh again for gc's grace
-            return digest, staged
+            return staged
         remote = self._dir(digest)
-        files = sorted(p.name for p in staged.iterdir() if p.name != MANIFEST_FILE)
-        for name in [*files, MANIFEST_FILE]:  # the manifest makes it visible
+        names = sorted(p.name for p in staged.iterdir() if p.name != MANIFEST_FILE)
+        for name in [*names, MANIFEST_FILE]:  # the manifest makes it visible
             self.fs.put_file(str(staged / name), f"{remote}/{name}")
-        return digest, staged
+        return staged
 
     @_remote_io
     def fetch(self, digest: str) -> Path:
@@ -420,25 +439,19 @@ class RemoteArtifactStore:
         return self.cache.gc_temp(older_than_s)
 
 
-def verified_digest(source: Path) -> str:
-    """Return the model digest of ``source`` after checking all its files."""
-    problems = verify_artifact(source)
-    if problems:
-        raise ArtifactError(
-            f"Refusing to register {source}: " + "; ".join(problems), path=str(source)
-        )
-    return artifact_digest(source)
+def verified_files(
+    source: Path, *, max_bytes: int = REGISTER_MAX_BYTES
+) -> tuple[str, dict[str, bytes]]:
+    """Read an artifact once and verify it (every SHA-256; model.json and arrays.npz
+    parse); return its model digest and stored files, for :meth:`Store.put_files`."""
+    files = read_stored(source, max_bytes=max_bytes)
+    return check_stored(files, source, max_bytes=max_bytes), files
 
 
-def copy_artifact_files(source: Path, into: Path) -> None:
-    """Copy an artifact's files (from a directory or a verified .zip) into ``into``."""
-    if source.is_dir():
-        for item in source.iterdir():
-            shutil.copyfile(item, into / item.name)
-        return
-    with zipfile.ZipFile(source) as zf:
-        for info in zf.infolist():  # names were checked by verify_artifact
-            (into / Path(info.filename).name).write_bytes(zf.read(info))
+def write_files(files: Mapping[str, bytes], into: Path) -> None:
+    """Write an artifact's verified files (plain names, checked on reading) into ``into``."""
+    for name, data in files.items():
+        (into / Path(name).name).write_bytes(data)
 
 
 def _problems(path: Path, digest: str) -> list[str]:

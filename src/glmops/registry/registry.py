@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from glmops.errors import (
     ModelNotFound,
     RegistryError,
 )
-from glmops.registry.artifacts import RemoteArtifactStore, Store, open_store
+from glmops.registry.artifacts import REGISTER_MAX_BYTES, RemoteArtifactStore, Store, open_store
 from glmops.registry.auth import AccessPolicy
 from glmops.registry.db import ensure_schema, make_engine, with_retries
 
@@ -224,6 +225,8 @@ class Registry:
     trusted_keys : sequence of str, default=()
         Verifying keys (``ed25519:<public key>``), besides those in
         GLMOPS_TRUSTED_KEYS (where HMAC secrets belong).
+    model_cache_size : int, default=16
+        Loaded models kept in memory (least recently used dropped first).
     """
 
     def __init__(
@@ -240,6 +243,7 @@ class Registry:
         migrate: bool = False,
         require_signature: bool = False,
         trusted_keys: Sequence[str] = (),
+        model_cache_size: int = 16,
     ) -> None:
         self.url = url or os.environ.get("GLMOPS_REGISTRY_URL") or DEFAULT_URL
         root = artifact_root or os.environ.get("GLMOPS_ARTIFACT_ROOT") or DEFAULT_ROOT
@@ -265,7 +269,8 @@ class Registry:
         except BaseException:
             self.engine.dispose()  # a refused schema leaves no open connection behind
             raise
-        self._cache: dict[str, Any] = {}
+        self._cache: OrderedDict[str, Any] = OrderedDict()  # digest -> Model, LRU first
+        self._cache_size = max(1, model_cache_size)
         self._cache_lock = threading.Lock()
 
     def close(self) -> None:
@@ -440,11 +445,14 @@ class Registry:
         *,
         actor: str | None = None,
         description: str = "",
+        max_bytes: int = REGISTER_MAX_BYTES,
     ) -> VersionInfo:
         """Register the artifact at ``artifact`` as the next version of ``name``.
 
-        The artifact is verified and stored content-addressed first; the
-        version row and its ``register`` event are committed together.
+        The artifact is read once (at most ``max_bytes`` uncompressed, checked
+        before decompressing), verified, and stored content-addressed from
+        the same bytes; the version row and its ``register`` event are
+        committed together.
 
         Parameters
         ----------
@@ -456,6 +464,9 @@ class Registry:
             Who registers (default: the registry's actor).
         description : str, default=""
             Description of a newly created model.
+        max_bytes : int, default 512 MiB
+            Refuse an artifact that expands to more (a zip bomb); the HTTP
+            upload route passes a multiple of its upload cap.
 
         Returns
         -------
@@ -464,15 +475,19 @@ class Registry:
         _check_model_name(name)
         who = actor or self.actor
         self.policy.check(who, "register")
-        from glmops.artifact import read_artifact, verify_artifact_signature
+        from glmops._signing import verify_signature
+        from glmops.artifact import load_stored, read_stored
 
+        source = Path(artifact)
+        stored = read_stored(source, max_bytes=max_bytes)  # the only read of the artifact
+        loaded = load_stored(stored, source, max_bytes=max_bytes)  # every SHA-256, parsed
+        digest = loaded.digest
         signed_by = None
         if self.require_signature:  # before anything is stored
-            verify_artifact_signature(artifact, self.trusted)
-            signed_by = read_artifact(artifact, verify=False).manifest["signature"]["key_id"]
-        digest, path = self.store.put(artifact)  # path: a verified local copy
-        size = sum(f.stat().st_size for f in path.iterdir())
-        loaded = read_artifact(path, verify=False)  # just verified by put()
+            signature = loaded.manifest.get("signature")
+            signed_by = verify_signature(signature, digest, self.trusted, str(source))
+        self.store.put_files(digest, stored)
+        size = sum(len(data) for data in stored.values())
         model_json = loaded.model
         meta = model_json.get("metadata", {})
         task = str(model_json.get("task", ""))
@@ -490,8 +505,8 @@ class Registry:
 
         def write(session: Session) -> VersionInfo:
             self._lock_store(session)
-            if not self.store.has(digest):  # gc removed it after put() found it: store again
-                self.store.put(artifact)
+            if not self.store.has(digest):  # gc removed it after put_files found it: again
+                self.store.put_files(digest, stored)
             # the model row exists now; locking it serialises version numbering
             model = self._model_row(session, name, lock=True)
             if model.task != task:
@@ -1060,11 +1075,13 @@ class Registry:
 
         Every file's SHA-256 is checked on first load and the model digest
         must equal the version's; later loads of the same digest come from
-        an in-process cache.
+        an in-process cache of the ``model_cache_size`` most recently used.
         """
         info = self.resolve(ref)
         with self._cache_lock:
             cached = self._cache.get(info.digest)
+            if cached is not None:
+                self._cache.move_to_end(info.digest)
         if cached is not None:
             return cached
         from glmops.model import load_model
@@ -1089,6 +1106,8 @@ class Registry:
             )
         with self._cache_lock:
             self._cache[info.digest] = model
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return model
 
     # -- maintenance -----------------------------------------------------------------

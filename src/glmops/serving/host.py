@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from glmops.errors import ModelNotFound
 from glmops.registry.registry import AliasTarget, Registry
 from glmops.serving.metrics import ServingMetrics
 from glmops.serving.routing import Routes, Slot
@@ -63,6 +65,7 @@ class ModelHost:
         *,
         names: list[str] | None = None,
         interval_s: float = 2.0,
+        pinned_cache_size: int = 8,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
@@ -71,7 +74,10 @@ class ModelHost:
         self.routes: dict[str, Routes] = {}
         self.problems: dict[str, str] = {}  # model -> why it is not (fully) up to date
         self._by_digest: dict[tuple[str, str, str], Slot] = {}
-        self._pinned: dict[tuple[str, int], Slot] = {}
+        # (model, version) -> (slot, when its status was last checked); LRU first
+        self._pinned: OrderedDict[tuple[str, int], tuple[Slot, float]] = OrderedDict()
+        self._pinned_size = max(1, pinned_cache_size)
+        self._pinned_lock = threading.Lock()
         # digest -> (why, retry after, attempts): retried with backoff, recorded once
         self._refused: dict[str, tuple[str, float, int]] = {}
         self._lock = threading.Lock()
@@ -197,16 +203,37 @@ class ModelHost:
             self.on_swap(name, new)
 
     def pinned(self, name: str, version: int) -> Slot:
-        """Return a slot for an explicit version (loaded on first use, verified, cached)."""
+        """Return a slot for an explicit version of a served model.
+
+        Only models this server serves, and versions not archived, are
+        answered (:class:`~glmops.errors.ModelNotFound` otherwise, as if
+        absent). A version is loaded on first use (verified) and kept in an
+        LRU cache of ``pinned_cache_size``; its status is checked again once
+        ``interval_s`` has passed, like the aliases.
+        """
+        if name not in (self.names or self.routes):
+            raise ModelNotFound(f"No model {name!r} is served here.")
         key = (name, version)
-        slot = self._pinned.get(key)
+        with self._pinned_lock:
+            found = self._pinned.get(key)
+            if found is not None:
+                self._pinned.move_to_end(key)
+        now = time.monotonic()
+        if found is not None and now - found[1] < self.interval_s:
+            return found[0]
+        info = self.registry.resolve(f"{name}@{version}")
+        if info.status == "archived":
+            with self._pinned_lock:
+                self._pinned.pop(key, None)
+            raise ModelNotFound(f"Version {version} of {name!r} is archived: it is not served.")
+        slot = found[0] if found is not None and found[0].digest == info.digest else None
         if slot is None:
-            info = self.registry.resolve(f"{name}@{version}")
-            model = self.registry.load(info.ref)
-            slot = Slot(name, version, info.digest, model, "pinned")
-            if len(self._pinned) > 64:  # a bounded cache: explicit versions are rare
-                self._pinned.pop(next(iter(self._pinned)))
-            self._pinned[key] = slot
+            slot = Slot(name, version, info.digest, self.registry.load(info.ref), "pinned")
+        with self._pinned_lock:
+            self._pinned[key] = (slot, now)
+            self._pinned.move_to_end(key)
+            while len(self._pinned) > self._pinned_size:
+                self._pinned.popitem(last=False)
         return slot
 
     # -- background ----------------------------------------------------------------

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping, Sequence
+import struct
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,8 @@ import numpy as np
 import pyarrow as pa
 
 from glmops import _arrow
-from glmops.data.schema import Schema, Violation
+from glmops._redact import summarize
+from glmops.data.schema import MAX_TEXT_CHARS, Schema, Violation, text_problem, text_violation
 from glmops.errors import SchemaValidationError, ScoreOverflowError
 
 if TYPE_CHECKING:
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 RECORD_PATH_MAX_ROWS = 16
+MAX_IPC_MESSAGES = 1024  # schema + dictionaries + record batches of one Arrow body
+_GOT_CHARS = 80  # a refusal echoes at most this much of a received value
 _REJECTED_ALWAYS = frozenset({"missing_column", "wrong_type", "null"})
 _NOTED = frozenset({"unseen_category", "out_of_range", "unexpected_column"})  # counted
 _NUMBER_TYPES = frozenset({float, int})
@@ -78,6 +82,7 @@ class Policy:
     """How strict validation is (from the serving config)."""
 
     max_rows: int = 10_000
+    max_string_chars: int = MAX_TEXT_CHARS  # per text value (and field name), characters
     reject_unexpected: bool = True
     reject_out_of_range: bool = False
     passthrough: frozenset[str] = frozenset()  # fields that are not features (entity keys)
@@ -151,10 +156,32 @@ def _problem(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"field": field_, "kind": kind, "expected": expected}
     if got is not None:
-        out["got"] = got if isinstance(got, int | float | str | bool) else repr(got)
+        out["got"] = got if isinstance(got, int | float | bool) else _short(got)
     if rows != 1:
         out["rows"] = rows
     return out
+
+
+def _short(value: Any) -> str:
+    """Return ``value`` as text of at most ``_GOT_CHARS`` characters (a refusal stays small)."""
+    if isinstance(value, str) and len(value) <= _GOT_CHARS:
+        return value
+    return summarize(value, _GOT_CHARS)
+
+
+def _text_problems(
+    pairs: Iterable[tuple[str, Any]], max_chars: int, prefix: str
+) -> list[dict[str, Any]]:
+    """Return one problem per field name or text value that breaks the per-value cap."""
+    problems = []
+    for key, value in pairs:
+        for text, what in ((key, "name"), (value, "value")):
+            if type(text) is str and (len(text) > max_chars or "\x00" in text):
+                kind, expected = text_problem(text, max_chars) or ("", "")
+                where = f"{prefix}.{_short(key)}" if prefix else _short(key)
+                got = f"a {what} of {len(text)} characters"
+                problems.append(_problem(where, kind, f"a {what}: {expected}", got))
+    return problems
 
 
 def parse_payload(payload: Any, policy: Policy) -> Rows:
@@ -217,6 +244,9 @@ def parse_payload(payload: Any, policy: Policy) -> Rows:
             "'columns' must be a non-empty list of distinct names.",
             [_problem("columns", "wrong_type", "a list of distinct strings")],
         )
+    too_long = _text_problems(((c, None) for c in columns), policy.max_string_chars, "")
+    if too_long:
+        raise Refusal(422, _summary(too_long), too_long)
     if not isinstance(data, list) or not data:
         raise Refusal(
             422,
@@ -239,30 +269,190 @@ ARROW_TYPES = ("application/vnd.apache.arrow.stream", "application/vnd.apache.ar
 
 
 def parse_arrow(body: bytes, policy: Policy) -> Rows:
-    """Return the rows of an Arrow IPC body (stream or file format), or raise Refusal."""
+    """Return the rows of an Arrow IPC body (stream or file format), or raise Refusal.
+
+    Every message's metadata is read before any data is decoded: a compressed
+    body is refused (415: decompressing it could turn a few KB into GBs),
+    more than ``max_rows`` rows or :data:`MAX_IPC_MESSAGES` messages is a 413.
+    The file format is read as the stream it embeds. The decoded table is then
+    fully validated (offsets, UTF-8), its buffers bounded by the body, and its
+    columns held to flat types and the per-value text cap.
+    """
     import pyarrow.ipc as ipc
 
+    stream = _ipc_stream(body)
     try:
-        reader = ipc.open_stream(body) if body[:6] != b"ARROW1" else ipc.open_file(body)
-        table = reader.read_all()
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        _check_ipc_messages(stream, policy)
+        table = ipc.open_stream(stream).read_all()
+        table.validate(full=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OSError) as exc:
         raise Refusal(
             400,
-            f"The body is not an Arrow IPC stream or file: {exc}",
+            f"The body is not an Arrow IPC stream or file: {_short(str(exc))}",
             [_problem("body", "wrong_type", "an Arrow IPC stream")],
         ) from exc
+    if table.get_total_buffer_size() > len(body):  # uncompressed: never more than was sent
+        raise Refusal(
+            413,
+            "The Arrow table decodes to more bytes than its body holds.",
+            [_problem("body", "too_large", f"at most {len(body)} bytes decoded")],
+        )
     names = table.column_names
     if len(set(names)) != len(names):
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise Refusal(
             422,
-            f"Duplicate column names: {dupes}.",
-            [_problem(d, "wrong_type", "distinct column names") for d in dupes],
+            f"Duplicate column names: {[_short(d) for d in dupes]}.",
+            [_problem(_short(d), "wrong_type", "distinct column names") for d in dupes],
         )
     if table.num_rows == 0:
         raise Refusal(422, "The table has no rows.", [_problem("rows", "wrong_type", ">= 1 row")])
     _check_rows(table.num_rows, policy)
+    problems = _arrow_column_problems(table, policy.max_string_chars)
+    if problems:
+        raise Refusal(422, _summary(problems), problems)
     return Rows(table.num_rows, table=table)
+
+
+def _ipc_stream(body: bytes) -> pa.Buffer:
+    """Return the IPC stream of a body: itself, or the stream a file-format body embeds
+    (between its 8-byte header and its footer), without copying."""
+    buffer = pa.py_buffer(body)
+    if body[:6] != b"ARROW1" or body[-6:] != b"ARROW1" or len(body) < 18:
+        return buffer
+    footer = int.from_bytes(body[-10:-6], "little", signed=True)
+    end = len(body) - 10 - footer
+    return buffer.slice(8, end - 8) if footer >= 0 and end >= 8 else buffer
+
+
+def _check_ipc_messages(stream: pa.Buffer, policy: Policy) -> None:
+    """Refuse compression, too many rows or messages from the messages' metadata alone."""
+    rows = 0
+    for i, message in enumerate(pa.ipc.MessageReader.open_stream(stream)):
+        if i >= MAX_IPC_MESSAGES:
+            raise Refusal(
+                413,
+                f"The Arrow body holds more than {MAX_IPC_MESSAGES} messages.",
+                [_problem("body", "too_large", f"at most {MAX_IPC_MESSAGES} IPC messages")],
+            )
+        if message.type == "schema":  # no body, nothing to decompress
+            continue
+        length, compressed = _batch_header(message.metadata.to_pybytes())
+        if compressed:
+            raise Refusal(
+                415,
+                "Compressed Arrow IPC bodies are refused (decompression could exhaust "
+                "memory): write the stream without compression "
+                "(pyarrow: IpcWriteOptions(compression=None)).",
+                [_problem("body", "wrong_type", "an uncompressed Arrow IPC stream", "compressed")],
+            )
+        if message.type == "record batch":
+            rows += length
+            _check_rows(rows, policy)
+
+
+def _batch_header(meta: bytes) -> tuple[int, bool]:
+    """Return (rows, compressed) of a record or dictionary batch message; (0, False) for
+    others.
+
+    Reads the message's flatbuffer (Arrow's Message.fbs): Message.header_type
+    (slot 1) and header (slot 2); DictionaryBatch.data (slot 1) is a
+    RecordBatch, whose length is slot 0 and compression slot 3. Every offset
+    is bounds-checked: a malformed buffer is ``ArrowInvalid``.
+    """
+    try:
+        root = _unpack(_U32, meta, 0)
+        header_type, header = _field(meta, root, 1), _field(meta, root, 2)
+        if header_type is None or header is None or meta[header_type] not in (2, 3):
+            return 0, False
+        batch = header + _unpack(_U32, meta, header)
+        if meta[header_type] == 2:  # DictionaryBatch: its data is a RecordBatch
+            data = _field(meta, batch, 1)
+            if data is None:
+                return 0, False
+            batch = data + _unpack(_U32, meta, data)
+        length = _field(meta, batch, 0)
+        rows = _unpack(_I64, meta, length) if length is not None else 0
+        return rows, _field(meta, batch, 3) is not None
+    except (struct.error, IndexError) as exc:
+        raise pa.ArrowInvalid(f"malformed IPC message metadata ({exc})") from exc
+
+
+_U16, _U32, _I32, _I64 = (struct.Struct(f) for f in ("<H", "<I", "<i", "<q"))
+
+
+def _unpack(fmt: struct.Struct, data: bytes, pos: int) -> int:
+    """Read one little-endian integer at ``pos``, refusing positions outside ``data``."""
+    if not 0 <= pos <= len(data) - fmt.size:
+        raise IndexError(f"offset {pos} outside {len(data)} bytes")
+    return int(fmt.unpack_from(data, pos)[0])
+
+
+def _field(data: bytes, table: int, slot: int) -> int | None:
+    """Return the position of field ``slot`` of the flatbuffer table at ``table``."""
+    vtable = table - _unpack(_I32, data, table)
+    if 4 + 2 * slot + 2 > _unpack(_U16, data, vtable):
+        return None
+    offset = _unpack(_U16, data, vtable + 4 + 2 * slot)
+    return table + offset if offset else None
+
+
+# types that decode to no more than their buffers (parameters aside: one id per kind)
+_FLAT_TYPE_IDS = frozenset(
+    t.id
+    for t in (
+        pa.null(),
+        pa.bool_(),
+        *(pa.int8(), pa.int16(), pa.int32(), pa.int64()),
+        *(pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()),
+        *(pa.float16(), pa.float32(), pa.float64(), pa.decimal128(1), pa.decimal256(1)),
+        *(pa.date32(), pa.date64(), pa.timestamp("s"), pa.time32("s"), pa.time64("us")),
+        *(pa.duration("s"), pa.month_day_nano_interval()),
+        *(pa.string(), pa.large_string()),
+    )
+)
+_TEXT_TYPE_IDS = frozenset({pa.string().id, pa.large_string().id})
+_DICTIONARY_ID = pa.dictionary(pa.int32(), pa.string()).id
+
+
+def _flat_type(dtype: pa.DataType) -> bool:
+    """Whether a column type decodes to no more than its buffers: numbers, booleans,
+    dates and times, text, or text behind an integer dictionary (capped per value)."""
+    if dtype.id == _DICTIONARY_ID:
+        return bool(pa.types.is_integer(dtype.index_type)) and dtype.value_type.id in (
+            _TEXT_TYPE_IDS
+        )
+    return dtype.id in _FLAT_TYPE_IDS
+
+
+def _arrow_column_problems(table: pa.Table, max_chars: int) -> list[dict[str, Any]]:
+    """Return one problem per column of another type than :func:`_flat_type`'s, or whose
+    name or text values break the per-value cap (a dictionary's values are checked)."""
+    problems = _text_problems(((n, None) for n in table.column_names), max_chars, "")
+    if problems:
+        return problems
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        dtype = column.type
+        if not _flat_type(dtype):
+            expected = "numbers, booleans, dates or text (no nested, view or encoded types)"
+            problems.append(_problem(name, "wrong_type", expected, str(dtype)))
+        elif dtype.id == _DICTIONARY_ID:
+            dictionaries = [chunk.dictionary for chunk in column.chunks]
+            problems.extend(_chunks_text_problems(name, dictionaries, max_chars))
+        elif dtype.id in _TEXT_TYPE_IDS:
+            problems.extend(_chunks_text_problems(name, column.chunks, max_chars))
+    return problems
+
+
+def _chunks_text_problems(
+    name: str, chunks: Iterable[pa.Array], max_chars: int
+) -> list[dict[str, Any]]:
+    """Return the first chunk's problem with the per-value text cap, if any."""
+    for chunk in chunks:
+        found = _arrow_text_problems(name, chunk, max_chars)
+        if found:
+            return found
+    return []
 
 
 def _arrow_kind_ok(kind: str, dtype: pa.DataType) -> bool:
@@ -332,7 +522,7 @@ def _score_rows(model: Model, rows: Rows, policy: Policy) -> Scored:
     if rows.table is not None:
         return _score_batch(model, _arrow_table(model, rows, policy.passthrough), rows, policy)
     if rows.n > RECORD_PATH_MAX_ROWS or rows.is_columnar:
-        table = _batch_table(model, rows, policy.passthrough)
+        table = _batch_table(model, rows, policy)
         if table is not None:
             return _score_batch(model, table, rows, policy)
     return _score_records(model, rows, policy)
@@ -349,6 +539,10 @@ def _score_records(model: Model, rows: Rows, policy: Policy) -> Scored:
     prefix = "instances" if rows.records is not None else "data"
     for i in range(rows.n):
         record = rows.record(i)
+        too_long = _text_problems(record.items(), policy.max_string_chars, f"{prefix}[{i}]")
+        if too_long:  # neither validated nor echoed: the problem names the field only
+            problems.extend(too_long)
+            continue
         unexpected = [k for k in record if k not in known]
         if unexpected and policy.reject_unexpected:
             problems.extend(
@@ -400,12 +594,17 @@ def _known_fields(pre: Preprocessor, passthrough: frozenset[str]) -> frozenset[s
     return found[1]
 
 
-def _batch_table(model: Model, rows: Rows, passthrough: frozenset[str]) -> pa.Table | None:
+def _batch_table(model: Model, rows: Rows, policy: Policy) -> pa.Table | None:
     """Return the rows as an Arrow table of the manifest's types, or None to take the
-    record path (a value of another JSON type somewhere: reported per row there)."""
+    record path (a value of another JSON type somewhere: reported per row there).
+
+    Text values are held to the per-value cap here, column by column: a
+    categorical column on its Arrow array, pass-through and unexpected
+    columns (kept for the log) value by value.
+    """
     schema = model.preprocessor.schema
     if rows.is_columnar:
-        fast = _numeric_matrix_table(rows, schema, passthrough)
+        fast = _numeric_matrix_table(rows, schema, policy.passthrough)
         if fast is not None:
             return fast
     columns = rows.column_lists() if rows.is_columnar else None
@@ -416,13 +615,16 @@ def _batch_table(model: Model, rows: Rows, passthrough: frozenset[str]) -> pa.Ta
             return None  # ragged records: a field is missing somewhere
         columns = {name: [r[name] for r in rows.records] for name in first}
     arrays: dict[str, pa.Array] = {}
+    cap = policy.max_string_chars
+    problems = _text_problems(((name, None) for name in columns), cap, "")
+    if problems:
+        raise Refusal(422, _summary(problems), problems)
     for name, values in columns.items():
-        if name in passthrough:
-            continue
-        try:
-            col = schema[name]
-        except KeyError:
-            arrays[name] = pa.nulls(rows.n)  # unexpected: named by the manifest check
+        col = schema[name] if name in schema and name not in policy.passthrough else None
+        if col is None:  # pass-through or unexpected: not a feature, but logged
+            problems.extend(_loose_text_problems(name, values, cap))
+            if name not in policy.passthrough:
+                arrays[name] = pa.nulls(rows.n)  # unexpected: named by the manifest check
             continue
         if not set(map(type, values)) <= _ALLOWED_TYPES[col.kind]:
             return None
@@ -430,7 +632,30 @@ def _batch_table(model: Model, rows: Rows, passthrough: frozenset[str]) -> pa.Ta
             arrays[name] = _BUILD[col.kind](values)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             return None
+        if col.kind == "categorical":
+            problems.extend(_arrow_text_problems(name, arrays[name], cap))
+    if problems:
+        raise Refusal(422, _summary(problems), problems)
     return pa.table(arrays)
+
+
+def _arrow_text_problems(name: str, values: pa.Array, max_chars: int) -> list[dict[str, Any]]:
+    """Return the problem of an Arrow text column that breaks the per-value cap, if any."""
+    found = text_violation(name, values, max_chars)
+    if found is None:
+        return []
+    return [_problem(name, found.kind, found.expected, found.example, found.n_rows)]
+
+
+def _loose_text_problems(name: str, values: list[Any], max_chars: int) -> list[dict[str, Any]]:
+    """Return the cap's problem in a column that is not a feature (any JSON values): on
+    an Arrow array when it holds text only, else value by value."""
+    kinds = set(map(type, values))
+    if str not in kinds:
+        return []
+    if kinds <= _ALLOWED_TYPES["categorical"]:
+        return _arrow_text_problems(name, _arrow.strings(values), max_chars)
+    return _text_problems(((name, v) for v in values if type(v) is str), max_chars, "")[:1]
 
 
 def _numeric_matrix_table(
