@@ -274,6 +274,8 @@ class ServingConfig(_Strict):
     max_body_bytes: int = Field(default=8 * 1024**2, ge=1024)
     max_upload_bytes: int = Field(default=256 * 1024**2, ge=1024)  # POST .../versions (zip)
     max_rows: int = Field(default=10_000, ge=1)
+    max_string_chars: int = Field(default=1_024, ge=16)  # per text value and field name
+    pinned_cache_size: int = Field(default=8, ge=1)  # explicit versions kept loaded (LRU)
     unexpected_fields: Literal["reject", "count"] = "reject"
     out_of_range: Literal["accept", "reject"] = "accept"
     reload_interval_s: float = Field(default=2.0, gt=0)

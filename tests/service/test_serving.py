@@ -626,3 +626,27 @@ def test_a_fault_of_ours_is_a_500_naming_the_request_and_the_service_goes_on(
         # the scoring paths answer other methods as FastAPI does
         assert c.get("/v1/models/churn/predict").status_code == 405
         assert c.post("/v1/models/churn/predict/extra", json={}).status_code == 404
+
+
+def test_text_caps_come_from_the_config_and_cover_the_entity_header(registry, make_server):
+    """Issue 14: category strings and the X-Entity-Key header had no length cap."""
+    srv = make_server(registry, max_string_chars=32)
+    with srv.client() as c:
+        long_city = c.post(
+            "/v1/models/churn/predict", json={"instances": [{**RECORD, "city": "x" * 33}]}
+        )
+        long_key = c.post(
+            "/v1/models/churn/predict",
+            json={"instances": [RECORD]},
+            headers={"X-Entity-Key": "k" * 33},
+        )
+        fine = c.post(
+            "/v1/models/churn/predict",
+            json={"instances": [{**RECORD, "city": "x" * 32}]},
+            headers={"X-Entity-Key": "k" * 32},
+        )
+    assert long_city.status_code == 422
+    assert "x" * 33 not in long_city.text  # named, never echoed
+    assert long_key.status_code == 422
+    assert long_key.json()["errors"][0]["field"] == "X-Entity-Key"
+    assert fine.status_code == 200

@@ -136,6 +136,7 @@ class ServingState:
         self.metrics = ServingMetrics(__version__)
         self.policy = Policy(
             max_rows=config.max_rows,
+            max_string_chars=config.max_string_chars,
             reject_unexpected=config.unexpected_fields == "reject",
             reject_out_of_range=config.out_of_range == "reject",
         )
@@ -145,7 +146,11 @@ class ServingState:
             else [(t.sha256, t.actor, t.roles) for t in config.tokens]
         )
         self.host = ModelHost(
-            registry, self.metrics, names=config.models, interval_s=config.reload_interval_s
+            registry,
+            self.metrics,
+            names=config.models,
+            interval_s=config.reload_interval_s,
+            pinned_cache_size=config.pinned_cache_size,
         )
         self.entity_keys = {name: r.entity_key for name, r in config.routes.items()}
         self.log: PredictionLog | None = (
@@ -416,7 +421,8 @@ async def _pinned(call: _Call, version: str) -> Slot:
     try:
         return await run_in_threadpool(call.state.host.pinned, call.name, int(version))
     except ModelNotFound as exc:
-        message = f"Version {version} of {call.name!r} is not registered."
+        # one answer for absent, archived and not-served-here: no probing of the registry
+        message = f"Version {version} of {call.name!r} is not served here."
         raise _not_found(call.name, message) from exc
 
 
@@ -428,6 +434,14 @@ def _entity_of(call: _Call, rows: Rows) -> tuple[str, str | None]:
     """Return (routing key, entity key or None): the header, the entity field, the request id."""
     header = call.request.headers.get(call.state.config.entity_key_header)
     if header:
+        limit = call.state.policy.max_string_chars
+        if len(header) > limit:  # it reaches the log
+            name = call.state.config.entity_key_header
+            raise Refusal(
+                422,
+                f"The {name} header is longer than {limit} characters.",
+                [{"field": name, "kind": "too_long", "expected": "a short entity key"}],
+            )
         return header, header
     field = call.state.entity_keys.get(call.name)
     if field is not None:

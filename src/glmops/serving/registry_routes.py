@@ -405,7 +405,12 @@ def _register(call: _Call, upload: Path, description: str) -> Any:
     """Register ``upload``; an artifact the registry refuses is the client's fault (422)."""
     try:
         info = call.state.registry.register(
-            call.name, upload, actor=call.actor, description=description
+            call.name,
+            upload,
+            actor=call.actor,
+            description=description,
+            # a zip may expand at most 4x its upload cap (zip bombs), read once
+            max_bytes=4 * call.state.config.max_upload_bytes,
         )
     except ArtifactError as exc:  # not a glmops artifact, tampered, unsigned ...
         message = _PATH.sub("", str(exc)).replace(upload.name, "<upload>")  # no server paths
