@@ -54,7 +54,9 @@ def test_errors_exit_2_and_name_the_problem(env, artifacts):
     assert code == 2
 
 
-def test_gates_from_the_config_block_promotion(env, artifacts):
+def test_gates_from_the_config_block_promotion(env, artifacts, monkeypatch):
+    monkeypatch.delenv("GLMOPS_REGISTRY_URL")  # else the environment wins over the file
+    monkeypatch.delenv("GLMOPS_ARTIFACT_ROOT")
     (env / "glmops.yaml").write_text(
         "registry: {url: sqlite:///gated.db, artifact_root: gstore}\n"
         "models:\n"
