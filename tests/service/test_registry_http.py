@@ -22,8 +22,12 @@ MAX_UPLOAD = 2_000_000
 
 @pytest.fixture
 def server(db_url, tmp_path, artifacts) -> Iterator[tuple[str, Registry]]:  # noqa: F811
-    registry = Registry(
-        db_url, tmp_path / "store", actor="seed", roles={"seed": ["admin"], **ROLES}
+    registry = Registry(  # approval (on by default with roles) is tested in tests/unit/registry
+        db_url,
+        tmp_path / "store",
+        actor="seed",
+        roles={"seed": ["admin"], **ROLES},
+        require_approval=False,
     )
     for path in artifacts:
         registry.register("churn", path)

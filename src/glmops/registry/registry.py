@@ -696,6 +696,8 @@ class Registry:
             if row.status == "archived":
                 raise AliasConflict(f"{name}@{version} is archived; an alias cannot point at it.")
             current = self._alias_row(session, model, alias)
+            if current is not None and takes_live_traffic(alias, current.weight):
+                self.policy.check(actor, "promote")  # taking live traffic away is a promotion too
             if check_baseline:
                 champion = self._alias_row(session, model, "champion")
                 now = session.get(VersionRow, champion.version_id) if champion else None

@@ -70,6 +70,11 @@ def test_a_trainer_cannot_set_the_champion_or_a_weighted_canary(team):
     with pytest.raises(PermissionDenied, match="'alice' may not promote"):
         team.unset_alias("churn", "champion")  # takes the live answer away
     team.unset_alias("churn", "shadow")
+    team.approve("churn", 2, actor="bob")
+    team.set_alias("churn", "canary", 2, weight=0.3, actor="bob")
+    with pytest.raises(PermissionDenied, match="'alice' may not promote"):
+        team.set_alias("churn", "canary", 3, weight=0.0)  # moves live traffic too
+    assert next(t for t in team.alias_targets() if t.alias == "canary").weight == 0.3
 
 
 def test_a_canary_at_full_weight_needs_an_approval(team):
