@@ -99,7 +99,8 @@ def run_serving_demo(output_dir: Path, db_url: str) -> ServingReport:
             report.invalid = client.post(url, json={"instances": [bad]}).json()
 
             # canary: 20% of entities on version 2, sticky by entity key
-            registry.set_alias("credit", "canary", 2, weight=0.2, reason="demo canary")
+            # a canary with weight > 0 takes live traffic: it moves through promote's checks
+            registry.promote("credit", 2, alias="canary", weight=0.2, reason="demo canary")
             wait_until(lambda: "canary" in client.get("/readyz").json()["models"].get("credit", {}))
             arms: dict[str, int] = {}
             for i in range(500):

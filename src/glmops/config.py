@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from glmops._redact import redact, redact_text, summarize
+from glmops._redact import redact, redact_text, redact_url, summarize
 from glmops.data.spec import FeatureSpec, PreprocessingDefaults
 from glmops.errors import ConfigError
 from glmops.registry.gates import GateRule
@@ -50,8 +51,11 @@ __all__ = [
     "load_config",
     "open_registry",
     "parse_config",
+    "registry_env_overrides",
     "registry_url",
 ]
+
+logger = logging.getLogger(__name__)
 
 ENV_PREFIX = "GLMOPS_"
 _NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
@@ -185,14 +189,23 @@ RoleName = Literal[
 
 
 class RegistryConfig(_Strict):
-    """Where versions are recorded and artifacts stored, and who may do what."""
+    """Where versions are recorded and artifacts stored, and who may do what.
+
+    ``url`` and ``artifact_root`` are overridden by ``GLMOPS_REGISTRY_URL`` and
+    ``GLMOPS_ARTIFACT_ROOT`` (precedence: explicit argument > environment >
+    this file > default; a disagreement is warned about, see
+    :func:`registry_env_overrides`).
+    """
 
     url: str = "sqlite:///./glmops.db"
     artifact_root: str = "glmops-artifacts"  # a directory, or any fsspec URL (s3://...)
     artifact_options: dict[str, Any] = Field(default_factory=dict)  # fsspec storage options
-    # actor -> roles (glmops.registry.auth.ROLES; "reader" is the old name of "read")
+    # actor -> roles (glmops.registry.auth.ROLES; "reader" is the old name of "read");
+    # None: single-user mode, the local user may do everything
     roles: dict[str, list[RoleName]] | None = None
-    require_approval: bool = False
+    # live aliases (champion, canary > 0) need a second person's approval;
+    # None: on whenever roles are configured, off in single-user mode
+    require_approval: bool | None = None
     # apply pending schema migrations on start; off: an old schema is refused with a message
     migrate: bool = False
     # register only artifacts signed by a trusted key (GLMOPS_TRUSTED_KEYS or trusted_keys)
@@ -559,19 +572,67 @@ def registry_url(config: GlmopsConfig) -> str:
     return url
 
 
-def open_registry(config: GlmopsConfig) -> Any:
-    """Return the :class:`~glmops.registry.Registry` the config's ``registry`` section names."""
+_REGISTRY_ENV = {"url": "GLMOPS_REGISTRY_URL", "artifact_root": "GLMOPS_ARTIFACT_ROOT"}
+
+
+def registry_env_overrides(
+    config: GlmopsConfig, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Return the registry location after the environment, and a warning per disagreement.
+
+    Precedence: ``GLMOPS_REGISTRY_URL`` / ``GLMOPS_ARTIFACT_ROOT`` > the
+    config file (``registry.url`` / ``registry.artifact_root``, relative
+    paths against the file's directory) > the defaults. An environment value
+    that differs from one the file sets is used, and warned about (URLs
+    redacted) rather than silently winning or losing.
+    """
+    environ = os.environ if environ is None else environ
+    reg = config.registry
+    root = reg.artifact_root
+    chosen = {
+        "url": registry_url(config),
+        "artifact_root": root if "://" in root else str(config.resolve(root)),
+    }
+    warnings = []
+    for key, variable in _REGISTRY_ENV.items():
+        value = environ.get(variable)
+        if not value:
+            continue
+        written = str(getattr(reg, key))
+        if key in reg.model_fields_set and value not in (written, chosen[key]):
+            warnings.append(
+                f"{variable}={redact_url(value)} overrides registry.{key}: "
+                f"{redact_url(written)} of the config file (the environment wins; unset "
+                f"{variable} to use the file)."
+            )
+        chosen[key] = value
+    return chosen, warnings
+
+
+def open_registry(config: GlmopsConfig, *, actor: str | None = None) -> Any:
+    """Return the :class:`~glmops.registry.Registry` the config's ``registry`` section names.
+
+    The location follows :func:`registry_env_overrides` (each disagreement
+    is logged as a warning); migrations, signatures and approval come from
+    the section, gates from each model.
+    """
     from glmops.registry import Registry
 
     reg = config.registry
-    root = reg.artifact_root
+    where, warnings = registry_env_overrides(config)
+    for warning in warnings:
+        logger.warning("%s", warning)
     return Registry(
-        registry_url(config),
-        root if "://" in root else config.resolve(root),
+        where["url"],
+        where["artifact_root"],
+        actor=actor,
         roles=reg.roles,
         gates={name: m.gates for name, m in config.models.items()},
         require_approval=reg.require_approval,
         artifact_options=reg.artifact_options,
+        migrate=reg.migrate,
+        require_signature=reg.require_signature,
+        trusted_keys=reg.trusted_keys,
     )
 
 

@@ -60,8 +60,12 @@ def _serve(registry: Registry) -> Iterator[tuple[str, Registry]]:
 @pytest.fixture
 def server(db_url, tmp_path, artifacts) -> Iterator[tuple[str, Registry]]:  # noqa: F811
     """Registry roles configured: the token check and the registry's own check both apply."""
-    registry = Registry(
-        db_url, tmp_path / "store", actor="seed", roles={"seed": ["admin"], **ROLES}
+    registry = Registry(  # approval (on by default with roles) is tested in tests/unit/registry
+        db_url,
+        tmp_path / "store",
+        actor="seed",
+        roles={"seed": ["admin"], **ROLES},
+        require_approval=False,
     )
     for path in artifacts:
         registry.register("churn", path)

@@ -20,13 +20,15 @@ blocked: <message>`` for exit code 3), the message verbatim. Results go to
 stdout (:data:`out`), progress and notes to stderr (:data:`console`).
 
 The config is ``--config`` when given, else ``./glmops.yaml`` when it exists,
-else none (the registry then comes from ``GLMOPS_REGISTRY_URL`` /
-``GLMOPS_ARTIFACT_ROOT`` or the embedded defaults).
+else none. The registry's location: ``GLMOPS_REGISTRY_URL`` /
+``GLMOPS_ARTIFACT_ROOT`` > the config's ``registry:`` section > the embedded
+defaults; when the environment and the config disagree the environment wins
+and a warning is printed (:func:`glmops.config.registry_env_overrides`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -35,7 +37,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from glmops.errors import GateFailed, GlmopsError
+from glmops.errors import GateFailed, GlmopsError, PermissionDenied
 
 if TYPE_CHECKING:
     from glmops.config import GlmopsConfig
@@ -48,6 +50,7 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_GATES",
     "EXIT_OK",
+    "check_cli_actor",
     "cli_errors",
     "console",
     "exit_code",
@@ -138,7 +141,10 @@ def registry_for(cfg: GlmopsConfig | None) -> Registry:
 
         return Registry()
     from glmops.config import open_registry as open_configured
+    from glmops.config import registry_env_overrides
 
+    for warning in registry_env_overrides(cfg)[1]:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     registry: Registry = open_configured(cfg)  # typed Any in config.py
     return registry
 
@@ -146,3 +152,31 @@ def registry_for(cfg: GlmopsConfig | None) -> Registry:
 def open_registry(config: Path | None) -> Registry:
     """Open the registry for ``--config`` (see :func:`find_config`)."""
     return registry_for(load_project_config(config))
+
+
+def check_cli_actor(registry: Registry, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to write as anyone but the OS user when the registry has roles.
+
+    The CLI cannot authenticate: whoever holds the database URL may write
+    anything the database user may. With ``registry.roles`` configured the
+    roles still guard against mistakes, so the actor must not be a claim
+    anyone can type: ``GLMOPS_ACTOR`` naming someone other than the process's
+    OS account (read from its uid) is refused; without roles (single-user)
+    it stays a free label.
+    """
+    import os
+
+    from glmops.registry.registry import os_user
+
+    if registry.policy.is_single_user:
+        return
+    claimed = (os.environ if environ is None else environ).get("GLMOPS_ACTOR")
+    account = os_user()
+    if claimed and claimed != account:
+        raise PermissionDenied(
+            f"GLMOPS_ACTOR={claimed!r} but this process runs as {account!r}: with "
+            "registry.roles configured the CLI writes only as the OS user. Unset "
+            "GLMOPS_ACTOR (or run as that account), or use the HTTP API with the "
+            "actor's token."
+        )
+    registry.actor = account

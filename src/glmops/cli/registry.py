@@ -1,11 +1,19 @@
 """``glmops registry ...``: the registry from the command line (a thin shell over Registry).
 
-The registry comes from ``--config`` or ``./glmops.yaml`` (its ``registry:``
-section and each model's ``gates:``), else from ``GLMOPS_REGISTRY_URL`` /
-``GLMOPS_ARTIFACT_ROOT``, else the embedded defaults
-(:func:`glmops.cli._common.open_registry`). The actor is ``GLMOPS_ACTOR`` or
-the OS user. Errors and exit codes follow :mod:`glmops.cli._common` (a
-promotion blocked by its gates exits 3).
+The registry comes from ``GLMOPS_REGISTRY_URL`` / ``GLMOPS_ARTIFACT_ROOT``,
+else ``--config`` or ``./glmops.yaml`` (its ``registry:`` section and each
+model's ``gates:``), else the embedded defaults
+(:func:`glmops.cli._common.open_registry`); a disagreement is warned about.
+Errors and exit codes follow :mod:`glmops.cli._common` (a promotion blocked
+by its gates exits 3).
+
+Who acts: the CLI talks to the database directly and cannot authenticate
+anyone. Whoever holds the database URL may write anything its database user
+may, roles or not; the roles (``registry.roles``) guard against mistakes. In
+single-user mode (no roles) the actor is ``GLMOPS_ACTOR`` or the OS user, a
+label; with roles, writes run as the OS user only
+(:func:`glmops.cli._common.check_cli_actor`). A shared registry gives people
+the HTTP API (tokens) and keeps the database URL for operators.
 """
 
 from __future__ import annotations
@@ -19,7 +27,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from glmops.cli._common import EXIT_FAILURE, cli_errors, console, open_registry, out
+from glmops.cli._common import (
+    EXIT_FAILURE,
+    check_cli_actor,
+    cli_errors,
+    console,
+    load_project_config,
+    open_registry,
+    out,
+)
 
 if TYPE_CHECKING:
     from glmops.registry import Registry
@@ -27,7 +43,16 @@ if TYPE_CHECKING:
 __all__ = ["registry_app"]
 
 registry_app = typer.Typer(
-    help="Versions, aliases, promotion gates, rollback and the audit log.",
+    help=(
+        "Versions, aliases, promotion gates, rollback and the audit log.\n\n"
+        "The CLI writes to the registry database directly: whoever holds its URL may "
+        "change anything the database user may, whatever registry.roles say (roles "
+        "guard against mistakes, not against the URL's holder). With roles configured, "
+        "writes run as the OS user and GLMOPS_ACTOR naming anyone else is refused; "
+        "give a shared registry's users the HTTP API and its tokens instead.\n\n"
+        "Location: GLMOPS_REGISTRY_URL / GLMOPS_ARTIFACT_ROOT > the config's registry "
+        "section > ./glmops.db (a disagreement is warned about)."
+    ),
     no_args_is_help=True,
 )
 alias_app = typer.Typer(help="Set or remove aliases (challenger, shadow, canary, ...).")
@@ -40,9 +65,15 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _run(config: Path | None, action: Callable[[Registry], T]) -> T:
-    """Open the registry, run ``action`` on it, close it; errors under the one policy."""
+def _run(config: Path | None, action: Callable[[Registry], T], *, write: bool = True) -> T:
+    """Open the registry, run ``action`` on it, close it; errors under the one policy.
+
+    A ``write`` (the default, so a forgotten flag refuses rather than
+    bypasses) first passes :func:`~glmops.cli._common.check_cli_actor`.
+    """
     with cli_errors(), open_registry(config) as registry:
+        if write:
+            check_cli_actor(registry)
         return action(registry)
 
 
@@ -78,7 +109,7 @@ def list_models(
 ) -> None:
     """List models, or the versions of one model."""
     if name is None:
-        models = _run(config, lambda r: r.list_models())
+        models = _run(config, lambda r: r.list_models(), write=False)
         if json_output:
             out.print_json(json.dumps(models, default=str))
             return
@@ -90,7 +121,7 @@ def list_models(
             table.add_row(m["name"], m["task"], str(m["versions"]), aliases)
         out.print(table)
         return
-    versions = _run(config, lambda r: r.list_versions(name))
+    versions = _run(config, lambda r: r.list_versions(name), write=False)
     if json_output:
         out.print_json(json.dumps([v.to_dict() for v in versions], default=str))
         return
@@ -114,7 +145,7 @@ def list_models(
 @registry_app.command()
 def show(ref: str, config: ConfigOption = None, json_output: JsonOption = False) -> None:
     """Show one version (name@champion, name@3, name@latest)."""
-    info = _run(config, lambda r: r.resolve(ref))
+    info = _run(config, lambda r: r.resolve(ref), write=False)
     if json_output:
         _print_version(info, True)
         return
@@ -130,7 +161,7 @@ def diff(
     ref_a: str, ref_b: str, config: ConfigOption = None, json_output: JsonOption = False
 ) -> None:
     """Compare two versions: params, metrics, features, coefficients."""
-    result = _run(config, lambda r: r.diff(ref_a, ref_b))
+    result = _run(config, lambda r: r.diff(ref_a, ref_b), write=False)
     if json_output:
         out.print_json(json.dumps(result, default=str))
         return
@@ -159,7 +190,7 @@ def alias_set(
     reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
     config: ConfigOption = None,
 ) -> None:
-    """Point NAME@ALIAS at VERSION."""
+    """Point NAME@ALIAS at VERSION (champion or a canary with --weight > 0: as promote)."""
     info = _run(config, lambda r: r.set_alias(name, alias, version, weight=weight, reason=reason))
     _print_version(info, False)
 
@@ -181,18 +212,33 @@ def promote(
     name: str,
     version: int,
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    weight: Annotated[
+        float | None, typer.Option(help="Traffic share in [0, 1] (with --alias canary).")
+    ] = None,
     data: Annotated[
         Path | None, typer.Option(help="Labelled data both versions are gated on.")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Override failing gates (needs --reason).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Override failing gates (breakglass role and --reason; audited as forced). "
+            "Never overrides a missing approval."
+        ),
+    ] = False,
     reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
     config: ConfigOption = None,
 ) -> None:
-    """Promote VERSION to champion (or --alias) if it passes the gates."""
+    """Promote VERSION to champion (or --alias) if it passes the gates and approval."""
     info = _run(
         config,
         lambda r: r.promote(
-            name, version, alias=alias, force=force, reason=reason, evaluation_data=data
+            name,
+            version,
+            alias=alias,
+            weight=weight,
+            force=force,
+            reason=reason,
+            evaluation_data=data,
         ),
     )
     _print_version(info, False)
@@ -240,7 +286,7 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     """Print the audit log, newest first."""
-    events = _run(config, lambda r: r.history(name, limit=limit))
+    events = _run(config, lambda r: r.history(name, limit=limit), write=False)
     if json_output:
         out.print_json(json.dumps(events, default=str))
         return
@@ -265,7 +311,7 @@ def history(
 @registry_app.command()
 def verify(config: ConfigOption = None) -> None:
     """Check every registered artifact's files and digest."""
-    problems = _run(config, lambda r: r.verify())
+    problems = _run(config, lambda r: r.verify(), write=False)
     if problems:
         for problem in problems:
             console.print(f"[red]{escape(problem)}[/]")
@@ -285,9 +331,28 @@ def gc(
 
 
 @registry_app.command()
-def upgrade(config: ConfigOption = None) -> None:
-    """Apply pending schema migrations (also done automatically on first use)."""
-    from glmops.registry.db import current_revision
+def migrate(config: ConfigOption = None) -> None:
+    """Apply pending schema migrations (a SQLite file is backed up first).
 
-    revision = _run(config, lambda r: current_revision(r.engine))
-    out.print(f"registry schema at revision {revision}")
+    Never automatic: a migration may rewrite data, so the registry refuses an
+    old schema until this runs (or registry.migrate: true is set).
+    """
+    from glmops.config import registry_env_overrides
+    from glmops.registry.registry import migrate_database
+
+    with cli_errors():
+        cfg = load_project_config(config)
+        url = None
+        if cfg is not None:
+            where, warnings = registry_env_overrides(cfg)
+            for warning in warnings:
+                console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+            url = where["url"]
+        done = migrate_database(url)
+    if done.backup is not None:
+        out.print(f"backed up the registry to {done.backup}", highlight=False)
+    if done.from_revision == done.to_revision:
+        out.print(f"registry schema already at revision {done.to_revision}", highlight=False)
+        return
+    source = done.from_revision or "empty"
+    out.print(f"registry schema migrated from {source} to {done.to_revision}", highlight=False)

@@ -11,7 +11,9 @@ bounds it absolutely, or checks the feature set::
       - {rule: no_new_features}                     # unless the version is approved
 
 A failing rule blocks the promotion with the whole table of rules and values
-(:class:`~glmops.errors.GateFailed`); ``force`` needs a reason and is audited.
+(:class:`~glmops.errors.GateFailed`). ``force`` (the ``breakglass`` role, with a
+reason) overrides failed rules, audited as forced; it never overrides the
+approval check (:func:`approval_result`), which stands for a second person.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["GateResult", "GateRule", "evaluate_gates", "format_gate_table"]
+__all__ = [
+    "APPROVAL_RULE",
+    "GateResult",
+    "GateRule",
+    "approval_result",
+    "evaluate_gates",
+    "format_gate_table",
+]
+
+APPROVAL_RULE = "approved by an approver (not its creator)"
 
 
 class GateRule(BaseModel):
@@ -170,6 +181,17 @@ def evaluate_gates(
             limit = champ * (1 + rule.max_increase_rel)
             results.append(GateResult(text, cand, champ, limit, cand <= limit))
     return results
+
+
+def approval_result(approved_by: str | None, created_by: str) -> GateResult:
+    """Return the approval check of a version: approved, and not by whoever registered it.
+
+    The registry refuses self-approval when it is recorded; checking again
+    here keeps a row written any other way from counting as four eyes.
+    """
+    ok = approved_by is not None and approved_by != created_by
+    note = "" if ok else ("not approved" if approved_by is None else "approved by its creator")
+    return GateResult(APPROVAL_RULE, approved_by, None, None, ok, note)
 
 
 def format_gate_table(results: Sequence[GateResult]) -> str:

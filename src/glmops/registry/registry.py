@@ -42,13 +42,23 @@ from glmops.errors import (
 )
 from glmops.registry.artifacts import REGISTER_MAX_BYTES, RemoteArtifactStore, Store, open_store
 from glmops.registry.auth import AccessPolicy
-from glmops.registry.db import ensure_schema, make_engine, with_retries
+from glmops.registry.db import current_revision, ensure_schema, make_engine, with_retries
 
 if TYPE_CHECKING:
     from glmops.registry.gates import GateRule
 from glmops.registry.tables import AliasRow, EventRow, ModelRow, VersionRow
 
-__all__ = ["AliasTarget", "Registry", "VersionInfo", "default_actor", "parse_ref"]
+__all__ = [
+    "AliasTarget",
+    "Migration",
+    "Registry",
+    "VersionInfo",
+    "default_actor",
+    "migrate_database",
+    "os_user",
+    "parse_ref",
+    "takes_live_traffic",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +72,55 @@ DEFAULT_URL = "sqlite:///./glmops.db"
 DEFAULT_ROOT = "./glmops-artifacts"
 
 
-def default_actor() -> str:
-    """Return who is acting: ``GLMOPS_ACTOR`` if set, else the OS user."""
-    actor = os.environ.get("GLMOPS_ACTOR")
-    if actor:
-        return actor
+def os_user() -> str:
+    """Return the login name of this process's user id.
+
+    Read from the uid, not from ``USER``/``LOGNAME`` (which ``getpass``
+    trusts and any caller can set), so a shell cannot claim another account.
+    """
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # no pwd (Windows) or a uid without a passwd entry
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
+
+
+def default_actor() -> str:
+    """Return who is acting: ``GLMOPS_ACTOR`` if set, else the OS user (a label, not a proof)."""
+    return os.environ.get("GLMOPS_ACTOR") or os_user()
+
+
+def takes_live_traffic(alias: str, weight: float | None) -> bool:
+    """Return whether ``alias`` at ``weight`` answers requests.
+
+    Serving (``glmops.serving.routing``) answers from the champion and from a
+    canary whose weight is above 0; a shadow or any other alias only scores
+    copies or nothing. Such aliases pass gates and approval on every move.
+    """
+    return alias == "champion" or (alias == "canary" and (weight or 0.0) > 0.0)
+
+
+def _check_weight(alias: str, weight: float | None) -> None:
+    if weight is not None and (
+        isinstance(weight, bool) or not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0
+    ):
+        raise InvalidInputError(
+            f"Alias weight must be in [0, 1]; got {summarize(weight)}.",
+            field="weight",
+            expected="a share in [0, 1]",
+            got=summarize(weight),
+        )
+    if weight is not None and alias == "champion":
+        raise InvalidInputError(
+            "The champion takes every request no canary takes; a weight is for a canary.",
+            field="weight",
+            expected="no weight for the champion",
+            got=weight,
+        )
 
 
 def _check_model_name(name: str) -> str:
@@ -172,17 +222,71 @@ class AliasTarget:
     weight: float | None
 
 
-def _approval_missing(candidate: VersionInfo) -> Any:
-    from glmops.registry.gates import GateResult
+@dataclass(frozen=True)
+class Migration:
+    """What :func:`migrate_database` did: the schema revisions before and after, the backup."""
 
-    return GateResult(
-        "approved by an approver (not its creator)",
-        candidate.approved_by,
-        None,
-        None,
-        False,
-        "not approved",
+    from_revision: str | None
+    to_revision: str | None
+    backup: Path | None
+
+
+def _backup_sqlite(engine: sa.Engine, revision: str) -> Path | None:
+    """Copy a SQLite registry file (consistently, WAL included) next to itself; return the copy."""
+    import sqlite3
+
+    from glmops._durable import replace_durably
+
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    source = Path(database)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup = source.with_name(f"{source.name}.{revision}.{stamp}.bak")
+    partial_copy = backup.with_name(backup.name + ".tmp")
+    with sqlite3.connect(source) as src, sqlite3.connect(partial_copy) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    replace_durably(partial_copy, backup)
+    return backup
+
+
+def migrate_database(url: str | None = None, *, timeout_s: float = 10.0) -> Migration:
+    """Apply pending schema migrations to the registry at ``url``, backing up SQLite first.
+
+    Migrations may rewrite or drop data, so they run only when asked
+    (``glmops registry migrate`` or ``registry.migrate: true``); a SQLite
+    file is copied to ``<file>.<revision>.<time>.bak`` before the first
+    change. PostgreSQL is not copied: back it up with ``pg_dump``.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL (default ``GLMOPS_REGISTRY_URL`` or ``sqlite:///./glmops.db``).
+    timeout_s : float, default=10.0
+        Lock / connect timeout of the database.
+
+    Returns
+    -------
+    Migration
+    """
+    engine = make_engine(
+        url or os.environ.get("GLMOPS_REGISTRY_URL") or DEFAULT_URL, timeout_s=timeout_s
     )
+    try:
+        before = with_retries(lambda: current_revision(engine), what="checking the schema")
+        backup = None
+        if before is not None and engine.dialect.name == "sqlite":
+            from glmops.registry.db import SCHEMA_HEAD
+
+            if before != SCHEMA_HEAD:
+                backup = _backup_sqlite(engine, before)
+        ensure_schema(engine, migrate=True)
+        after = with_retries(lambda: current_revision(engine), what="checking the schema")
+    finally:
+        engine.dispose()
+    return Migration(before, after, backup)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -208,9 +312,11 @@ class Registry:
         mode, the actor may do everything (still recorded).
     gates : mapping of str to list of GateRule, optional
         Promotion rules per model name.
-    require_approval : bool, default=False
+    require_approval : bool, optional
         A version must be approved (by an approver who did not register it)
-        before it can become champion.
+        before it takes live traffic (champion, or a canary with a weight
+        above 0). None (default): on whenever ``roles`` are configured (more
+        than one person), off in single-user mode.
     artifact_options : mapping, optional
         fsspec storage options for a remote ``artifact_root`` URL (for
         example ``endpoint_url``); a local root takes none.
@@ -238,7 +344,7 @@ class Registry:
         timeout_s: float = 10.0,
         roles: Mapping[str, Iterable[str]] | None = None,
         gates: Mapping[str, Sequence[GateRule]] | None = None,
-        require_approval: bool = False,
+        require_approval: bool | None = None,
         artifact_options: Mapping[str, Any] | None = None,
         migrate: bool = False,
         require_signature: bool = False,
@@ -255,7 +361,9 @@ class Registry:
         self.actor = actor or default_actor()
         self.policy = AccessPolicy.from_mapping(roles)
         self.gates = {k: list(v) for k, v in (gates or {}).items()}
-        self.require_approval = require_approval
+        self.require_approval = (
+            not self.policy.is_single_user if require_approval is None else require_approval
+        )
         self.require_signature = require_signature
         self.trusted = trusted_from_env(trusted_keys)
         if require_signature and not self.trusted:
@@ -555,20 +663,47 @@ class Registry:
         weight: float | None = None,
         reason: str = "",
         actor: str | None = None,
-        action: str = "set_alias",
-        details: Mapping[str, Any] | None = None,
     ) -> VersionInfo:
-        """Point ``name@alias`` at ``version`` (audited with the previous target)."""
+        """Point ``name@alias`` at ``version`` (audited with the previous target).
+
+        An alias that takes live traffic (the champion, a canary with a
+        weight above 0: :func:`takes_live_traffic`) moves only through
+        :meth:`promote`, which this delegates to: gates, approval and the
+        ``promote`` role apply whichever method is called.
+        """
         _check_model_name(name)
         _check_alias_name(alias)
-        self.policy.check(actor or self.actor, "promote" if action == "promote" else "alias")
-        if weight is not None and not 0.0 <= weight <= 1.0:
-            raise InvalidInputError(
-                f"Alias weight must be in [0, 1]; got {weight!r}.",
-                field="weight",
-                expected="a share in [0, 1]",
-                got=weight,
+        _check_weight(alias, weight)
+        if takes_live_traffic(alias, weight):
+            return self.promote(
+                name, version, alias=alias, weight=weight, reason=reason, actor=actor
             )
+        who = actor or self.actor
+        self.policy.check(who, "alias")
+        return self._move_alias(
+            name, alias, version, weight=weight, reason=reason, actor=who, action="set_alias"
+        )
+
+    def _move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        weight: float | None,
+        reason: str,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        baseline: int | None = None,
+        check_baseline: bool = False,
+    ) -> VersionInfo:
+        """Move the alias and record ``action`` in one transaction (no permission checks).
+
+        With ``check_baseline``, ``baseline`` is the champion version the
+        gates compared with: if the champion moved since, the move is refused
+        rather than committed on a comparison with a version no longer served.
+        """
 
         def write(session: Session) -> VersionInfo:
             model = self._model_row(session, name, lock=True)
@@ -576,13 +711,24 @@ class Registry:
             if row.status == "archived":
                 raise AliasConflict(f"{name}@{version} is archived; an alias cannot point at it.")
             current = self._alias_row(session, model, alias)
+            if current is not None and takes_live_traffic(alias, current.weight):
+                self.policy.check(actor, "promote")  # taking live traffic away is a promotion too
+            if check_baseline:
+                champion = self._alias_row(session, model, "champion")
+                now = session.get(VersionRow, champion.version_id) if champion else None
+                found = now.version if now is not None else None
+                if found != baseline:
+                    raise AliasConflict(
+                        f"{name}@champion moved from {baseline} to {found} while the gates ran; "
+                        "run the promotion again to compare with the new champion."
+                    )
             before: dict[str, Any] = {}
             if current is not None:
                 old = session.get(VersionRow, current.version_id)
                 before = {"version": old.version if old else None, "weight": current.weight}
                 current.version_id = row.id
                 current.weight = weight
-                current.updated_by = actor or self.actor
+                current.updated_by = actor
                 current.updated_at = dt.datetime.now(dt.UTC)
             else:
                 session.add(
@@ -591,7 +737,7 @@ class Registry:
                         name=alias,
                         version_id=row.id,
                         weight=weight,
-                        updated_by=actor or self.actor,
+                        updated_by=actor,
                     )
                 )
             session.flush()
@@ -613,23 +759,25 @@ class Registry:
     def unset_alias(
         self, name: str, alias: str, *, reason: str = "", actor: str | None = None
     ) -> None:
-        """Remove ``name@alias`` (audited)."""
+        """Remove ``name@alias`` (audited); an alias taking live traffic needs ``promote``."""
         _check_model_name(name)
         _check_alias_name(alias)
-        self.policy.check(actor or self.actor, "alias")
+        who = actor or self.actor
 
         def write(session: Session) -> None:
             model = self._model_row(session, name, lock=True)
             current = self._alias_row(session, model, alias)
             if current is None:
                 raise ModelNotFound(f"Model {name!r} has no alias {alias!r}.")
+            live = takes_live_traffic(alias, current.weight)
+            self.policy.check(who, "promote" if live else "alias")
             old = session.get(VersionRow, current.version_id)
             session.delete(current)
             self._event(
                 session,
                 "unset_alias",
                 name,
-                actor=actor,
+                actor=who,
                 version=old.version if old else None,
                 alias=alias,
                 before={"version": old.version if old else None, "weight": current.weight},
@@ -644,21 +792,26 @@ class Registry:
         version: int,
         *,
         alias: str = "champion",
+        weight: float | None = None,
         reason: str = "",
         force: bool = False,
         gates: Sequence[GateRule] | None = None,
         evaluation_data: Any = None,
         actor: str | None = None,
     ) -> VersionInfo:
-        """Make ``version`` the ``alias`` (champion by default) if it passes the gates.
+        """Point ``alias`` (champion by default) at ``version`` if it passes the gates.
 
         The gates (``gates`` or the registry's rules for ``name``) compare the
-        candidate with the version the alias holds now: on ``evaluation_data``
-        (a file or frame with the target) when given, through both models' own
-        pipelines; else on their registered holdout metrics. With
-        ``require_approval``, a new champion must be approved. A failure raises
-        :class:`~glmops.errors.GateFailed` with the table of rules; ``force``
-        overrides it, needs a ``reason``, and the override is audited.
+        candidate with the current champion: on ``evaluation_data`` (a file
+        or frame with the target) when given, through both models' own
+        pipelines; else on their registered holdout metrics. An alias that
+        takes live traffic (champion, canary with ``weight`` > 0) also needs
+        an approval by a second person under ``require_approval``. A failure
+        raises :class:`~glmops.errors.GateFailed` with the table of rules.
+
+        ``force`` needs the ``force`` operation (the ``breakglass`` role) and
+        a reason; it overrides failed gates only, never a missing approval,
+        and the event records that it was forced, which rules failed and who.
 
         Parameters
         ----------
@@ -668,10 +821,12 @@ class Registry:
             The candidate version.
         alias : str, default="champion"
             The alias to move.
+        weight : float, optional
+            Share of traffic in [0, 1] (a canary); none for the champion.
         reason : str, default=""
             Why (recorded; required with ``force``).
         force : bool, default=False
-            Promote even if gates fail.
+            Promote even if gates fail (never without a required approval).
         gates : list of GateRule, optional
             Rules to apply instead of the registry's.
         evaluation_data : path, frame or table, optional
@@ -685,10 +840,13 @@ class Registry:
         -------
         VersionInfo
         """
-        from glmops.registry.gates import evaluate_gates, format_gate_table  # pydantic: here
+        from glmops.registry.gates import approval_result, evaluate_gates, format_gate_table
 
+        _check_model_name(name)
+        _check_alias_name(alias)
+        _check_weight(alias, weight)
         who = actor or self.actor
-        self.policy.check(who, "promote")
+        self.policy.check(who, "force" if force else "promote")
         if force and not reason.strip():
             raise InvalidInputError(
                 "A forced promotion needs a reason (it is recorded in the audit log).",
@@ -698,59 +856,83 @@ class Registry:
             )
         candidate = self.resolve(f"{name}@{int(version)}")
         try:
-            current: VersionInfo | None = self.resolve(f"{name}@{alias}")
+            champion: VersionInfo | None = self.resolve(f"{name}@champion")
         except ModelNotFound:
-            current = None
+            champion = None
         rules = list(gates) if gates is not None else self.gates.get(name, [])
-        cand_metrics, champ_metrics = candidate.metrics, current.metrics if current else None
+        cand_metrics, champ_metrics = candidate.metrics, champion.metrics if champion else None
         source = "registered holdout metrics"
         if evaluation_data is not None and rules:
             from glmops.evaluation.evaluate import evaluate
 
             cand_metrics = evaluate(self.load(candidate.ref), evaluation_data).metrics
-            if current is not None:
-                champ_metrics = evaluate(self.load(current.ref), evaluation_data).metrics
+            if champion is not None:
+                champ_metrics = evaluate(self.load(champion.ref), evaluation_data).metrics
             source = "the evaluation data"
         results = evaluate_gates(
             rules,
             candidate=cand_metrics,
             champion=champ_metrics,
             candidate_features=candidate.features.get("inputs", []),
-            champion_features=current.features.get("inputs", []) if current else [],
-            approved=candidate.approved_by is not None,
+            champion_features=champion.features.get("inputs", []) if champion else [],
+            approved=approval_result(candidate.approved_by, candidate.created_by).passed,
         )
-        problems = [r for r in results if not r.passed]
-        if self.require_approval and alias == "champion" and candidate.approved_by is None:
-            problems.append(
-                _approval_missing(candidate),
-            )
-            results.append(problems[-1])
-        if problems and not force:
-            table = format_gate_table(results)
+        failed = [r for r in results if not r.passed]
+        live = takes_live_traffic(alias, weight)
+        approval = approval_result(candidate.approved_by, candidate.created_by)
+        if live and self.require_approval:
+            results.append(approval)
+        if live and self.require_approval and not approval.passed:
             raise GateFailed(
-                f"{candidate.ref} cannot become {name}@{alias}: {len(problems)} rule(s) "
-                f"failed on {source}.\n{table}",
+                f"{candidate.ref} cannot become {name}@{alias}: it needs an approval by an "
+                "approver who did not register it (`glmops registry approve`); force "
+                f"overrides failed gates only, never a missing approval.\n"
+                f"{format_gate_table(results)}",
                 results=[r.to_dict() for r in results],
             )
+        if failed and not force:
+            raise GateFailed(
+                f"{candidate.ref} cannot become {name}@{alias}: {len(failed)} rule(s) "
+                f"failed on {source}.\n{format_gate_table(results)}",
+                results=[r.to_dict() for r in results],
+            )
+        forced = bool(force and failed)
         details = {
             "gates": [r.to_dict() for r in results],
             "gates_source": source,
-            "forced": bool(force and problems),
+            "live": live,
+            "approved_by": candidate.approved_by,
+            "forced": forced,
+            **({"overridden": [r.rule for r in failed]} if forced else {}),
         }
-        return self.set_alias(
+        if forced:
+            logger.warning(
+                "%s forced %s to %s@%s past %d failed gate(s): %s",
+                who,
+                candidate.ref,
+                name,
+                alias,
+                len(failed),
+                "; ".join(r.rule for r in failed),
+            )
+        return self._move_alias(
             name,
             alias,
             version,
+            weight=weight,
             reason=reason,
             actor=who,
             action="promote",
             details=details,
+            baseline=champion.version if champion else None,
+            check_baseline=bool(rules),
         )
 
     def approve(
         self, name: str, version: int, *, reason: str = "", actor: str | None = None
     ) -> VersionInfo:
         """Record that an approver (not the version's creator) approves ``version``."""
+        _check_model_name(name)
         who = actor or self.actor
         self.policy.check(who, "approve")
 
@@ -843,10 +1025,12 @@ class Registry:
     def rollback(
         self, name: str, *, alias: str = "champion", reason: str = "", actor: str | None = None
     ) -> VersionInfo:
-        """Point ``alias`` back at the version it held before its last move.
+        """Point ``alias`` back at the version (and weight) it held before its last move.
 
         The previous target comes from the audit log (the last event that
-        moved this alias onto its current version).
+        moved this alias onto its current version). Gates are not run again:
+        the alias held exactly that state before, so a live one passed them
+        then; the event says so.
         """
         _check_model_name(name)
         _check_alias_name(alias)
@@ -870,7 +1054,7 @@ class Registry:
             ).all()
             # replay the alias's moves: a set/promote pushes, a rollback pops, so repeated
             # rollbacks walk further back (3 -> 2 -> 1), never ping-pong
-            stack: list[int] = []
+            stack: list[tuple[int, float | None]] = []
             for move in moves:
                 if move.action == "unset_alias":
                     stack = []
@@ -878,19 +1062,21 @@ class Registry:
                     if stack:
                         stack.pop()
                 else:
-                    stack.append(int(move.after["version"]))
-            previous = stack[-2] if len(stack) >= 2 else None
-            if previous is None:
+                    stack.append((int(move.after["version"]), move.after.get("weight")))
+            if len(stack) < 2:
                 raise AliasConflict(
                     f"{name}@{alias} has no previous version to roll back to (it is at "
                     f"version {now.version} since it was first set)."
                 )
-            target = self._version_row(session, model, int(previous))
+            previous, weight = stack[-2]
+            target = self._version_row(session, model, previous)
             if target.status == "archived":
                 raise AliasConflict(
                     f"Cannot roll {name}@{alias} back to version {previous}: it is archived."
                 )
+            before = {"version": now.version, "weight": current.weight}
             current.version_id = target.id
+            current.weight = weight  # the whole earlier state: a canary gets its weight back
             current.updated_by = actor or self.actor
             current.updated_at = dt.datetime.now(dt.UTC)
             self._event(
@@ -900,8 +1086,12 @@ class Registry:
                 actor=actor,
                 version=target.version,
                 alias=alias,
-                before={"version": now.version, "weight": current.weight},
-                after={"version": target.version, "weight": current.weight},
+                before=before,
+                after={
+                    "version": target.version,
+                    "weight": weight,
+                    "gates_rerun": False,  # the alias held this state before
+                },
                 reason=reason,
             )
             return self._info(session, model, target)

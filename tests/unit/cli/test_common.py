@@ -113,3 +113,20 @@ def test_one_console_pair_for_every_command() -> None:
     for name in ("main", "registry", "serving"):
         module = importlib.import_module(f"glmops.cli.{name}")
         assert module.console is _common.console and module.out is _common.out
+
+
+def test_registry_location_precedence_and_a_redacted_warning(tmp_path: Path) -> None:
+    from glmops.config import parse_config, registry_env_overrides
+
+    models = {"churn": {"data": {"path": "x.csv"}, "target": "label", "task": "binary"}}
+    pg = "postgresql+psycopg://glm:s3cret@db/registry"
+    cfg = parse_config({"registry": {"url": pg}, "models": models})
+    assert registry_env_overrides(cfg, {})[0]["url"] == pg  # file > default
+    same = registry_env_overrides(cfg, {"GLMOPS_REGISTRY_URL": pg})
+    assert same == ({"url": pg, "artifact_root": same[0]["artifact_root"]}, [])
+    other = "postgresql+psycopg://glm:0ther@db2/registry"
+    where, warnings = registry_env_overrides(cfg, {"GLMOPS_REGISTRY_URL": other})
+    assert where["url"] == other and len(warnings) == 1  # environment > file, said aloud
+    assert "s3cret" not in warnings[0] and "0ther" not in warnings[0]
+    plain = parse_config({"models": models})  # the file sets nothing: no disagreement
+    assert registry_env_overrides(plain, {"GLMOPS_ARTIFACT_ROOT": str(tmp_path)})[1] == []

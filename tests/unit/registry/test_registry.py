@@ -68,8 +68,10 @@ def test_every_write_is_audited(registry, artifacts):
     registry.register("churn", artifacts[0])
     registry.register("churn", artifacts[1])
     registry.promote("churn", 1, reason="first")
-    registry.set_alias("churn", "canary", 2, weight=0.1)
+    registry.set_alias("churn", "challenger", 2)
+    registry.set_alias("churn", "canary", 2, weight=0.1)  # live traffic: moved as a promotion
     registry.unset_alias("churn", "canary", reason="done")
+    registry.unset_alias("churn", "challenger", reason="done")
     registry.archive("churn", 2, reason="superseded")
     actions = [e["action"] for e in reversed(registry.history("churn"))]
     assert actions == [
@@ -78,11 +80,17 @@ def test_every_write_is_audited(registry, artifacts):
         "register",
         "promote",
         "set_alias",
+        "promote",
+        "unset_alias",
         "unset_alias",
         "archive",
     ]
-    canary = next(e for e in registry.history("churn") if e["action"] == "set_alias")
-    assert canary["after"] == {"version": 2, "weight": 0.1}
+    challenger = next(e for e in registry.history("churn") if e["action"] == "set_alias")
+    assert challenger["after"] == {"version": 2, "weight": None}
+    canary = next(
+        e for e in registry.history("churn") if e["action"] == "promote" and e["alias"] == "canary"
+    )
+    assert canary["after"]["version"] == 2 and canary["after"]["weight"] == 0.1
 
 
 def test_bad_requests_change_nothing(registry, artifacts, tmp_path):
