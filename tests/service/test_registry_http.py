@@ -311,3 +311,16 @@ def test_a_fault_is_a_fixed_500_with_a_safe_request_id(server, monkeypatch):
             assert r.headers["x-request-id"] == r.json()["request_id"]
         monkeypatch.undo()
         assert dave.get(f"{base}/models").status_code == 200
+
+
+def test_a_weighted_canary_is_promoted_over_http(server):
+    base, registry = server
+    with _client("t-approver") as bob:
+        r = bob.post(
+            f"{base}/models/churn/promote", json={"version": 3, "alias": "canary", "weight": 0.2}
+        )
+        assert r.status_code == 200
+        bad = bob.post(f"{base}/models/churn/promote", json={"version": 3, "weight": 1.5})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.weight"
+    event = registry.history("churn", limit=1)[0]
+    assert event["action"] == "promote" and event["after"]["weight"] == 0.2

@@ -79,6 +79,7 @@ class PromoteBody(_Body):
 
     version: int = Field(ge=1, le=999_999_999)
     alias: str = Field("champion", max_length=64)
+    weight: float | None = Field(None, ge=0.0, le=1.0)  # a canary's share of traffic
     force: bool = False
     reason: str = Field("", max_length=_MAX_TEXT)
 
@@ -303,6 +304,7 @@ def _promote(call: _Call) -> Any:
         call.name,
         body.version,
         alias=body.alias,
+        weight=body.weight,
         force=body.force,
         reason=body.reason,
         actor=call.actor,
