@@ -650,3 +650,29 @@ def test_text_caps_come_from_the_config_and_cover_the_entity_header(registry, ma
     assert long_key.status_code == 422
     assert long_key.json()["errors"][0]["field"] == "X-Entity-Key"
     assert fine.status_code == 200
+
+
+def test_pii_rules_cover_the_entity_header_and_the_refusal_log(registry, make_server, caplog):
+    """Issue 14: PII escaped hashing in refusal logs and the X-Entity-Key header."""
+    import logging
+
+    srv = make_server(
+        registry,
+        prediction_log={"hash_fields": ["city", "entity_key"], "flush_interval_s": 0.05},
+    )
+    with caplog.at_level(logging.INFO, logger="glmops.serving"), srv.client() as c:
+        ok = c.post(
+            "/v1/models/churn/predict",
+            json={"instances": [RECORD]},
+            headers={"X-Entity-Key": "customer-4711"},
+        )
+        refused = c.post(
+            "/v1/models/churn/predict", json={"instances": [{**RECORD, "city": ["secret-city"]}]}
+        )
+    assert ok.status_code == 200 and refused.status_code == 422
+    assert srv.state.log.flush(10)
+    (row,) = _log_rows(srv, request_id=ok.json()["request_id"])
+    assert row["entity_key"].startswith("hmac:")
+    logged = " ".join(str(getattr(r, "errors", "")) for r in caplog.records)
+    assert "refused" in caplog.text and "city" in logged
+    assert "secret-city" not in logged and "customer-4711" not in caplog.text

@@ -61,7 +61,7 @@ from glmops.serving.inference import (
     score_rows,
 )
 from glmops.serving.metrics import ServingMetrics
-from glmops.serving.predlog import Entry, LogFull, PredictionLog
+from glmops.serving.predlog import Entry, LogFull, PiiPolicy, PredictionLog
 from glmops.serving.registry_routes import install_registry_routes
 from glmops.serving.routing import Routes, Slot
 from glmops.serving.shadow import ShadowScorer
@@ -157,6 +157,9 @@ class ServingState:
             PredictionLog(config.prediction_log, self.metrics, self.entity_keys)
             if config.prediction_log.enabled
             else None
+        )
+        self.pii = (
+            self.log.pii if self.log is not None else PiiPolicy.from_config(config.prediction_log)
         )
         self._policies: dict[str, Policy] = {}
         self.shadow = ShadowScorer(self.metrics, self.policy_for, self.log_rows)
@@ -498,7 +501,8 @@ def _refused_call(call: _Call, exc: Refusal) -> Response:
                 "model": call.name,
                 "version": slot.version,
                 "status": exc.status,
-                "errors": exc.errors[:10],
+                # the log's PII rules hold here too: a hashed field is never logged in clear
+                "errors": call.state.pii.refusal_entries(exc.errors[:10]),
             },
         )
         _count_refusal(metrics, call.name, exc, slot.model.preprocessor.schema.names)

@@ -33,10 +33,11 @@ import hmac
 import logging
 import math
 import os
+import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,10 @@ if TYPE_CHECKING:
     from glmops.model import Model
     from glmops.serving.inference import Rows
 
-__all__ = ["Entry", "LogFull", "PredictionLog"]
+__all__ = ["ENTITY_PSEUDO_FIELD", "Entry", "LogFull", "PiiPolicy", "PredictionLog"]
+
+# the name under which hash_fields / drop_fields cover an entity key sent in a header
+ENTITY_PSEUDO_FIELD = "entity_key"
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +209,57 @@ class _Accumulated:
         return [a for a in out if a is not None]
 
 
+class PiiPolicy:
+    """The prediction log's PII rules, applied wherever a served value is written down.
+
+    ``hash_fields`` become a keyed hash (HMAC-SHA256 with ``GLMOPS_LOG_HASH_KEY``),
+    ``drop_fields`` are never stored. The same rules cover the log's rows, the
+    entity key (its route field, or the pseudo-field ``entity_key`` for a key
+    sent in the entity header) and the refusal entries written to the service
+    log, so a value that would be hashed in the log is never written in clear
+    elsewhere.
+    """
+
+    def __init__(self, hash_fields: Iterable[str], drop_fields: Iterable[str], key: bytes) -> None:
+        self.hash_fields = frozenset(hash_fields)
+        self.drop_fields = frozenset(drop_fields)
+        self._key = key
+
+    @classmethod
+    def from_config(cls, config: PredictionLogConfig, key: bytes | None = None) -> PiiPolicy:
+        """Build the policy of ``config``; the key is GLMOPS_LOG_HASH_KEY's (else random)."""
+        env = os.environ.get("GLMOPS_LOG_HASH_KEY")
+        chosen = key or (env or secrets.token_hex(32)).encode()
+        return cls(config.hash_fields, config.drop_fields, chosen)
+
+    def hashes(self, values: list[Any]) -> list[str | None]:
+        """Return the keyed hash of each value (None stays None)."""
+        key = self._key
+        return [
+            None
+            if v is None
+            else "hmac:" + hmac.new(key, str(v).encode(), hashlib.sha256).hexdigest()[:32]
+            for v in values
+        ]
+
+    def entity_names(self, field: str | None) -> frozenset[str]:
+        """Return the names whose rules apply to an entity key (its field, ``entity_key``)."""
+        return frozenset({ENTITY_PSEUDO_FIELD} | ({field} if field else set()))
+
+    def refusal_entries(self, errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Return refusal entries fit for the service log: PII values hashed or dropped."""
+        out = []
+        for entry in errors:
+            clean = dict(entry)
+            name = re.sub(r"\[\d+\]", "", str(clean.get("field", ""))).rsplit(".", 1)[-1]
+            if "got" in clean and name in self.drop_fields:
+                clean["got"] = "(dropped: PII)"
+            elif "got" in clean and name in self.hash_fields:
+                clean["got"] = self.hashes([clean["got"]])[0]
+            out.append(clean)
+        return out
+
+
 class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
     """Queue answered requests and write them as Parquet files, off the request path.
 
@@ -239,6 +294,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
                 "restarts or replicas"
             )
         self._key = (key or secrets.token_hex(32)).encode()
+        self.pii = PiiPolicy.from_config(config, self._key)
         # the sample is keyed: a client that picks its request ids cannot pick what is logged
         self._sampler = hashlib.blake2b(key=hashlib.sha256(self._key).digest(), digest_size=8)
         self.sample_rate = config.sample_rate if config.policy == "sample" else 1.0
@@ -742,20 +798,15 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         return self._scrub_keys(field, pa.concat_arrays(chunks))
 
     def _scrub_keys(self, field: str | None, keys: pa.Array) -> pa.Array:
-        if field is not None and field in self._drop_fields:
+        names = self.pii.entity_names(field)
+        if names & self._drop_fields:
             return pa.nulls(len(keys), pa.string())
-        if field is not None and field in self._hash_fields:
+        if names & self._hash_fields:
             return _arrow.strings(self._hashes(keys.to_pylist()))
         return keys
 
     def _hashes(self, values: list[Any]) -> list[str | None]:
-        key = self._key
-        return [
-            None
-            if v is None
-            else "hmac:" + hmac.new(key, str(v).encode(), hashlib.sha256).hexdigest()[:32]
-            for v in values
-        ]
+        return self.pii.hashes(values)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
