@@ -146,6 +146,7 @@ def _refuse_remote(ctx: typer.Context, command: str, why: str) -> None:
 
 
 def _print_version(info: Any, json_output: bool) -> None:
+    """Print one version as one line (or its JSON), the same in both modes."""
     if json_output:
         out.print_json(json.dumps(info.to_dict(), default=str))
         return
@@ -154,6 +155,7 @@ def _print_version(info: Any, json_output: bool) -> None:
         f"{info.ref}{aliases}  {info.status}  digest {info.digest[:16]}  "
         f"by {info.created_by} at {info.created_at:%Y-%m-%d %H:%M:%S}",
         highlight=False,
+        markup=False,  # "[champion]" is text, not a rich tag
     )
 
 
@@ -223,7 +225,7 @@ def show(
         return
     _print_version(info, False)
     for key, value in sorted(info.params.items()):
-        out.print(f"  {key}: {value}", highlight=False)
+        out.print(f"  {key}: {value}", highlight=False, markup=False)
     metrics = {k: v for k, v in info.metrics.items() if isinstance(v, int | float)}
     out.print("  holdout: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
 
@@ -243,12 +245,12 @@ def diff(
         return
     out.print(f"{result['a']['ref']} -> {result['b']['ref']}", highlight=False)
     for key, v in result["params"].items():
-        out.print(f"  param {key}: {v['a']} -> {v['b']}", highlight=False)
+        out.print(f"  param {key}: {v['a']} -> {v['b']}", highlight=False, markup=False)
     for key, v in result["metrics"].items():
         out.print(f"  {key}: {v['a']:.4g} -> {v['b']:.4g} ({v['change']:+.4g})", highlight=False)
     feats = result["features"]
     if feats["added"] or feats["removed"]:
-        out.print(f"  features added {feats['added']}, removed {feats['removed']}")
+        out.print(f"  features added {feats['added']}, removed {feats['removed']}", markup=False)
     table = Table(title="largest coefficient changes")
     for col in ("feature", "a", "b", "change"):
         table.add_column(col)
