@@ -28,8 +28,9 @@ TOKENS = {  # token -> (actor, roles); long and unique so a leak is easy to find
     "tok-trainer-3f8a6c0d2e": ("erin", ["trainer"]),
     "tok-predict-9b4e1f7a5c": ("svc", ["predict"]),
     "tok-breakglass-2c6d8e0f": ("fay", ["approver", "breakglass"]),
+    "tok-admin-6a0e2d4c8f": ("carol", ["admin"]),
 }
-APPROVER, TRAINER, PREDICT, BREAKGLASS = TOKENS
+APPROVER, TRAINER, PREDICT, BREAKGLASS, ADMIN = TOKENS
 WRONG = "tok-unknown-5e3a9c1b7d"
 
 
@@ -127,6 +128,8 @@ def test_every_routed_command_answers_as_the_database_mode(cli, db_url):  # noqa
     code, out = cli(TRAINER, "archive", "churn", "3")
     assert code == 2 and "may not archive" in out  # archive needs more than trainer
     assert cli.registry.resolve("churn@3").approved_by == "bob"
+    code, out = cli(ADMIN, "archive", "churn", "3", "--reason", "superseded")
+    assert code == 0 and "churn@3 archived" in out
     code, out = cli(APPROVER, "history", "churn")  # the table shows who did what
     assert code == 0 and "erin" in out and "bob" in out
 
