@@ -3,7 +3,8 @@
 ``pip install glmops`` gives the estimators, the data pipeline, the artifact,
 the registry on SQLite, batch scoring and the CLI. The rest is opt-in::
 
-    glmops[serve]     the HTTP service (FastAPI, uvicorn, Prometheus metrics)
+    glmops[serve]     the HTTP service (FastAPI, uvicorn, Prometheus metrics) and
+                      its client, glmops registry --server (httpx)
     glmops[postgres]  a postgresql+psycopg:// registry
     glmops[report]    the HTML model report (matplotlib figures)
     glmops[s3]        s3:// artifact stores and prediction logs
@@ -25,7 +26,7 @@ __all__ = ["EXTRAS", "has_extra", "require"]
 # extra -> the top-level modules it must make importable (pyproject.toml's
 # [project.optional-dependencies] lists the distributions; test_packaging checks both agree)
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "serve": ("fastapi", "starlette", "uvicorn", "prometheus_client"),
+    "serve": ("fastapi", "starlette", "uvicorn", "prometheus_client", "httpx"),
     "postgres": ("psycopg",),
     "report": ("matplotlib",),
     "s3": ("s3fs",),

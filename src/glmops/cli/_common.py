@@ -15,6 +15,11 @@ Exit codes (the same for every command, also printed by ``glmops --help``):
 3     a promotion blocked by its gates (:class:`~glmops.errors.GateFailed`)
 ====  =====================================================================
 
+``glmops registry --server`` (HTTP mode, :mod:`glmops.cli.remote`) maps the
+server's answers to the same codes: 400, 401, 403, 404, 413 and 422 exit 2, a
+409 with gate results exits 3, a server fault (5xx) or an unreachable server
+exits 1, each with the server's message (never the token).
+
 Errors are printed on stderr as one line, ``error: <message>`` (``promotion
 blocked: <message>`` for exit code 3), the message verbatim. Results go to
 stdout (:data:`out`), progress and notes to stderr (:data:`console`).
@@ -37,7 +42,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from glmops.errors import GateFailed, GlmopsError, PermissionDenied
+from glmops.errors import GateFailed, GlmopsError, InvalidInputError, PermissionDenied
 
 if TYPE_CHECKING:
     from glmops.config import GlmopsConfig
@@ -51,6 +56,7 @@ __all__ = [
     "EXIT_GATES",
     "EXIT_OK",
     "check_cli_actor",
+    "check_remote_options",
     "cli_errors",
     "console",
     "exit_code",
@@ -180,3 +186,28 @@ def check_cli_actor(registry: Registry, environ: Mapping[str, str] | None = None
             "actor's token."
         )
     registry.actor = account
+
+
+def check_remote_options(config: Path | None, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse the database mode's options in HTTP mode; warn that ``GLMOPS_ACTOR`` is ignored.
+
+    With ``--server`` the server's own configuration (registry, gates, roles)
+    applies and the audit log records the token's actor: a ``--config`` would
+    silently do nothing, and ``GLMOPS_ACTOR`` cannot claim anyone.
+    """
+    import os
+
+    if config is not None:
+        raise InvalidInputError(
+            "The '--config' option applies to the database mode; with --server the "
+            "server's configuration (registry, gates, roles) applies. Leave '--config' out.",
+            field="--config",
+            expected="no --config with --server",
+            got=str(config)[:80],
+        )
+    if (os.environ if environ is None else environ).get("GLMOPS_ACTOR"):
+        console.print(
+            "[yellow]warning:[/] GLMOPS_ACTOR is ignored with --server: the server records "
+            "the actor of the token in GLMOPS_TOKEN.",
+            highlight=False,
+        )

@@ -14,6 +14,12 @@ single-user mode (no roles) the actor is ``GLMOPS_ACTOR`` or the OS user, a
 label; with roles, writes run as the OS user only
 (:func:`glmops.cli._common.check_cli_actor`). A shared registry gives people
 the HTTP API (tokens) and keeps the database URL for operators.
+
+HTTP mode: ``glmops registry --server https://host:8080 <command>`` (or
+``GLMOPS_SERVER``) sends each command to the serving app's registry routes
+with the bearer token of ``GLMOPS_TOKEN`` (:mod:`glmops.cli.remote`): the
+server checks the token's roles and records the token's actor. The output
+is the same; ``gc`` and ``migrate`` have no route and refuse.
 """
 
 from __future__ import annotations
@@ -30,14 +36,17 @@ from rich.table import Table
 from glmops.cli._common import (
     EXIT_FAILURE,
     check_cli_actor,
+    check_remote_options,
     cli_errors,
     console,
     load_project_config,
     open_registry,
     out,
 )
+from glmops.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from glmops.cli.remote import RemoteRegistry
     from glmops.registry import Registry
 
 __all__ = ["registry_app"]
@@ -51,7 +60,11 @@ registry_app = typer.Typer(
         "writes run as the OS user and GLMOPS_ACTOR naming anyone else is refused; "
         "give a shared registry's users the HTTP API and its tokens instead.\n\n"
         "Location: GLMOPS_REGISTRY_URL / GLMOPS_ARTIFACT_ROOT > the config's registry "
-        "section > ./glmops.db (a disagreement is warned about)."
+        "section > ./glmops.db (a disagreement is warned about).\n\n"
+        "HTTP mode: --server https://host:8080 (or GLMOPS_SERVER) sends every command "
+        "to the serving app's registry routes with the bearer token in GLMOPS_TOKEN "
+        "(never a flag: it would show in ps and shell history); the server checks the "
+        "token's roles and records its actor. gc and migrate need the database."
     ),
     no_args_is_help=True,
 )
@@ -65,8 +78,50 @@ ConfigOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _run(config: Path | None, action: Callable[[Registry], T], *, write: bool = True) -> T:
-    """Open the registry, run ``action`` on it, close it; errors under the one policy.
+@registry_app.callback()
+def _mode(
+    ctx: typer.Context,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            envvar="GLMOPS_SERVER",
+            help="Go through this glmops server's HTTP API (https://host:8080) with the "
+            "bearer token in GLMOPS_TOKEN, instead of the registry database.",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = {"server": server or None}
+
+
+def _server(ctx: typer.Context) -> str | None:
+    """Return the ``--server`` of this invocation (None: the database mode)."""
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    server: str | None = obj.get("server")
+    return server
+
+
+def _run(
+    ctx: typer.Context,
+    config: Path | None,
+    action: Callable[[Registry | RemoteRegistry], T],
+    *,
+    write: bool = True,
+) -> T:
+    """Run ``action`` on the registry of this invocation: over HTTP or on the database."""
+    server = _server(ctx)
+    if server is None:
+        return _run_local(config, action, write=write)
+    from glmops.cli.remote import open_remote
+
+    with cli_errors():
+        check_remote_options(config)
+        with open_remote(server) as remote:
+            return action(remote)
+
+
+def _run_local(config: Path | None, action: Callable[[Registry], T], *, write: bool = True) -> T:
+    """Open the registry database, run ``action`` on it, close it; errors under the one policy.
 
     A ``write`` (the default, so a forgotten flag refuses rather than
     bypasses) first passes :func:`~glmops.cli._common.check_cli_actor`.
@@ -77,7 +132,21 @@ def _run(config: Path | None, action: Callable[[Registry], T], *, write: bool = 
         return action(registry)
 
 
+def _refuse_remote(ctx: typer.Context, command: str, why: str) -> None:
+    """Refuse ``command`` in HTTP mode: it has no route, for the reason ``why``."""
+    if _server(ctx) is not None:
+        with cli_errors():
+            raise InvalidInputError(
+                f"glmops registry {command} has no HTTP route ({why}); run it without "
+                "--server / GLMOPS_SERVER where the registry database is reachable.",
+                field="--server",
+                expected=f"no --server for {command}",
+                got="a server",
+            )
+
+
 def _print_version(info: Any, json_output: bool) -> None:
+    """Print one version as one line (or its JSON), the same in both modes."""
     if json_output:
         out.print_json(json.dumps(info.to_dict(), default=str))
         return
@@ -86,30 +155,33 @@ def _print_version(info: Any, json_output: bool) -> None:
         f"{info.ref}{aliases}  {info.status}  digest {info.digest[:16]}  "
         f"by {info.created_by} at {info.created_at:%Y-%m-%d %H:%M:%S}",
         highlight=False,
+        markup=False,  # "[champion]" is text, not a rich tag
     )
 
 
 @registry_app.command()
 def register(
+    ctx: typer.Context,
     name: str,
     artifact: Path,
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Register an artifact as the next version of NAME."""
-    info = _run(config, lambda r: r.register(name, artifact))
+    info = _run(ctx, config, lambda r: r.register(name, artifact))
     _print_version(info, json_output)
 
 
 @registry_app.command("list")
 def list_models(
+    ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="List this model's versions.")] = None,
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """List models, or the versions of one model."""
     if name is None:
-        models = _run(config, lambda r: r.list_models(), write=False)
+        models = _run(ctx, config, lambda r: r.list_models(), write=False)
         if json_output:
             out.print_json(json.dumps(models, default=str))
             return
@@ -121,7 +193,7 @@ def list_models(
             table.add_row(m["name"], m["task"], str(m["versions"]), aliases)
         out.print(table)
         return
-    versions = _run(config, lambda r: r.list_versions(name), write=False)
+    versions = _run(ctx, config, lambda r: r.list_versions(name), write=False)
     if json_output:
         out.print_json(json.dumps([v.to_dict() for v in versions], default=str))
         return
@@ -143,36 +215,42 @@ def list_models(
 
 
 @registry_app.command()
-def show(ref: str, config: ConfigOption = None, json_output: JsonOption = False) -> None:
+def show(
+    ctx: typer.Context, ref: str, config: ConfigOption = None, json_output: JsonOption = False
+) -> None:
     """Show one version (name@champion, name@3, name@latest)."""
-    info = _run(config, lambda r: r.resolve(ref), write=False)
+    info = _run(ctx, config, lambda r: r.resolve(ref), write=False)
     if json_output:
         _print_version(info, True)
         return
     _print_version(info, False)
     for key, value in sorted(info.params.items()):
-        out.print(f"  {key}: {value}", highlight=False)
+        out.print(f"  {key}: {value}", highlight=False, markup=False)
     metrics = {k: v for k, v in info.metrics.items() if isinstance(v, int | float)}
     out.print("  holdout: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
 
 
 @registry_app.command()
 def diff(
-    ref_a: str, ref_b: str, config: ConfigOption = None, json_output: JsonOption = False
+    ctx: typer.Context,
+    ref_a: str,
+    ref_b: str,
+    config: ConfigOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Compare two versions: params, metrics, features, coefficients."""
-    result = _run(config, lambda r: r.diff(ref_a, ref_b), write=False)
+    result = _run(ctx, config, lambda r: r.diff(ref_a, ref_b), write=False)
     if json_output:
         out.print_json(json.dumps(result, default=str))
         return
     out.print(f"{result['a']['ref']} -> {result['b']['ref']}", highlight=False)
     for key, v in result["params"].items():
-        out.print(f"  param {key}: {v['a']} -> {v['b']}", highlight=False)
+        out.print(f"  param {key}: {v['a']} -> {v['b']}", highlight=False, markup=False)
     for key, v in result["metrics"].items():
         out.print(f"  {key}: {v['a']:.4g} -> {v['b']:.4g} ({v['change']:+.4g})", highlight=False)
     feats = result["features"]
     if feats["added"] or feats["removed"]:
-        out.print(f"  features added {feats['added']}, removed {feats['removed']}")
+        out.print(f"  features added {feats['added']}, removed {feats['removed']}", markup=False)
     table = Table(title="largest coefficient changes")
     for col in ("feature", "a", "b", "change"):
         table.add_column(col)
@@ -183,6 +261,7 @@ def diff(
 
 @alias_app.command("set")
 def alias_set(
+    ctx: typer.Context,
     name: str,
     alias: str,
     version: int,
@@ -191,24 +270,28 @@ def alias_set(
     config: ConfigOption = None,
 ) -> None:
     """Point NAME@ALIAS at VERSION (champion or a canary with --weight > 0: as promote)."""
-    info = _run(config, lambda r: r.set_alias(name, alias, version, weight=weight, reason=reason))
+    info = _run(
+        ctx, config, lambda r: r.set_alias(name, alias, version, weight=weight, reason=reason)
+    )
     _print_version(info, False)
 
 
 @alias_app.command("unset")
 def alias_unset(
+    ctx: typer.Context,
     name: str,
     alias: str,
     reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
     config: ConfigOption = None,
 ) -> None:
     """Remove NAME@ALIAS."""
-    _run(config, lambda r: r.unset_alias(name, alias, reason=reason))
+    _run(ctx, config, lambda r: r.unset_alias(name, alias, reason=reason))
     out.print(f"removed {name}@{alias}", highlight=False)
 
 
 @registry_app.command()
 def promote(
+    ctx: typer.Context,
     name: str,
     version: int,
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
@@ -230,6 +313,7 @@ def promote(
 ) -> None:
     """Promote VERSION to champion (or --alias) if it passes the gates and approval."""
     info = _run(
+        ctx,
         config,
         lambda r: r.promote(
             name,
@@ -246,47 +330,51 @@ def promote(
 
 @registry_app.command()
 def rollback(
+    ctx: typer.Context,
     name: str,
     alias: Annotated[str, typer.Option(help="Alias to roll back.")] = "champion",
     reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
     config: ConfigOption = None,
 ) -> None:
     """Point NAME@champion back at the previous champion."""
-    info = _run(config, lambda r: r.rollback(name, alias=alias, reason=reason))
+    info = _run(ctx, config, lambda r: r.rollback(name, alias=alias, reason=reason))
     _print_version(info, False)
 
 
 @registry_app.command()
 def approve(
+    ctx: typer.Context,
     name: str,
     version: int,
     reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
     config: ConfigOption = None,
 ) -> None:
     """Approve VERSION (by an approver who did not register it)."""
-    _print_version(_run(config, lambda r: r.approve(name, version, reason=reason)), False)
+    _print_version(_run(ctx, config, lambda r: r.approve(name, version, reason=reason)), False)
 
 
 @registry_app.command()
 def archive(
+    ctx: typer.Context,
     name: str,
     version: int,
     reason: Annotated[str, typer.Option(help="Why (audited).")] = "",
     config: ConfigOption = None,
 ) -> None:
     """Archive VERSION (it must hold no alias)."""
-    _print_version(_run(config, lambda r: r.archive(name, version, reason=reason)), False)
+    _print_version(_run(ctx, config, lambda r: r.archive(name, version, reason=reason)), False)
 
 
 @registry_app.command()
 def history(
+    ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
     limit: Annotated[int, typer.Option(help="Newest N events.")] = 50,
     config: ConfigOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Print the audit log, newest first."""
-    events = _run(config, lambda r: r.history(name, limit=limit), write=False)
+    events = _run(ctx, config, lambda r: r.history(name, limit=limit), write=False)
     if json_output:
         out.print_json(json.dumps(events, default=str))
         return
@@ -309,9 +397,9 @@ def history(
 
 
 @registry_app.command()
-def verify(config: ConfigOption = None) -> None:
+def verify(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Check every registered artifact's files and digest."""
-    problems = _run(config, lambda r: r.verify(), write=False)
+    problems = _run(ctx, config, lambda r: r.verify(), write=False)
     if problems:
         for problem in problems:
             console.print(f"[red]{escape(problem)}[/]")
@@ -321,22 +409,25 @@ def verify(config: ConfigOption = None) -> None:
 
 @registry_app.command()
 def gc(
+    ctx: typer.Context,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be removed.")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Remove stored artifacts that no version references."""
-    removed = _run(config, lambda r: r.gc(dry_run=dry_run))
+    _refuse_remote(ctx, "gc", "it deletes files from the server's artifact store")
+    removed = _run_local(config, lambda r: r.gc(dry_run=dry_run))
     verb = "would remove" if dry_run else "removed"
     out.print(f"{verb} {len(removed)} unreferenced artifact(s)")
 
 
 @registry_app.command()
-def migrate(config: ConfigOption = None) -> None:
+def migrate(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Apply pending schema migrations (a SQLite file is backed up first).
 
     Never automatic: a migration may rewrite data, so the registry refuses an
     old schema until this runs (or registry.migrate: true is set).
     """
+    _refuse_remote(ctx, "migrate", "a schema migration runs on the database itself")
     from glmops.config import registry_env_overrides
     from glmops.registry.registry import migrate_database
 

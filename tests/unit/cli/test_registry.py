@@ -29,7 +29,8 @@ def test_register_promote_rollback_history(env, artifacts):
         code, out = _run("register", "churn", str(path))
         assert code == 0, out
     assert _run("promote", "churn", "1", "--reason", "first")[0] == 0
-    assert _run("promote", "churn", "2")[0] == 0
+    code, out = _run("promote", "churn", "2")
+    assert code == 0 and "churn@2 [champion]" in out  # the aliases are text, not rich markup
     code, out = _run("show", "churn@champion", "--json")
     assert code == 0 and json.loads(out)["version"] == 2
     code, out = _run("rollback", "churn", "--reason", "bad canary")
