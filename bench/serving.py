@@ -90,6 +90,7 @@ import argparse
 import collections
 import contextlib
 import datetime as dt
+import hashlib
 import http.client
 import json
 import os
@@ -190,6 +191,9 @@ PEER_PACKAGES = {
     ),
 }
 
+# every client sends this bearer token: glmops serves with auth on, as deployed
+BENCH_TOKEN = "bench-token-not-a-secret"
+
 # wrk's Lua: the body comes from a file named by WRK_BODY; done() prints one JSON line
 WRK_LUA = r"""
 local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
@@ -197,6 +201,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = os.getenv("WRK_TYPE") or "application/json"
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("WRK_TOKEN") or "")
 
 function done(summary, latency, requests)
   local e = summary.errors
@@ -404,7 +409,8 @@ def train_glmops(work: Path, data: dict) -> dict:
 
 
 def glmops_config(work: Path, port: int) -> dict:
-    """The glmops.yaml (as a mapping): registry, serving (auth off, log on), the model."""
+    """The glmops.yaml (as a mapping): registry, serving (bearer-token auth, the default
+    lossless log), the model. Peers ignore the Authorization header the clients send."""
     return {
         "version": 1,
         "registry": {
@@ -414,7 +420,13 @@ def glmops_config(work: Path, port: int) -> dict:
         "serving": {
             "host": "127.0.0.1",
             "port": port,
-            "auth": "disabled",
+            "tokens": [
+                {
+                    "sha256": hashlib.sha256(BENCH_TOKEN.encode()).hexdigest(),
+                    "actor": "bench",
+                    "roles": ["predict", "read"],
+                }
+            ],
             "models": [MODEL],
             "prediction_log": {"path": str(log_dir(work))},
         },
@@ -612,6 +624,7 @@ class Client:
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         headers = {"Content-Type": content_type} if body is not None else {}
+        headers["Authorization"] = f"Bearer {BENCH_TOKEN}"  # glmops serves with auth on
         try:
             self.conn.request(method, path, body, headers)
             resp = self.conn.getresponse()
@@ -907,7 +920,7 @@ def run_wrk(
         f"http://127.0.0.1:{port}{spec.path}",
     ]
     kind = ARROW_STREAM if body == "batch_arrow" else "application/json"
-    env = {**os.environ, "WRK_BODY": str(path), "WRK_TYPE": kind}
+    env = {**os.environ, "WRK_BODY": str(path), "WRK_TYPE": kind, "WRK_TOKEN": BENCH_TOKEN}
     proc = subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
     )
