@@ -69,6 +69,19 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(note)
 
 
+@pytest.fixture(autouse=True)
+def _restore_root_logging() -> Any:
+    """Give each test the root logger it found: a CLI test that runs ``glmops serve``
+    installs JSON logging on a stream the CLI runner closes afterwards."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def as_dense64(X: Any) -> np.ndarray:
     """Return ``X`` (dense or sparse, any float dtype) as a float64 ndarray."""
     if sp.issparse(X):
