@@ -34,7 +34,6 @@ __all__ = [
     "Signer",
     "Verifier",
     "generate_ed25519",
-    "sign_digest",
     "signer_from_env",
     "trusted_from_env",
     "verify_signature",
@@ -171,11 +170,6 @@ def trusted_from_env(extra: Iterable[str] = ()) -> list[Verifier]:
     """Return the keys in GLMOPS_TRUSTED_KEYS plus ``extra`` (public keys from a config)."""
     texts = [t for t in os.environ.get(TRUSTED_KEYS_ENV_VAR, "").split(",") if t.strip()]
     return [Verifier.parse(t) for t in [*texts, *extra]]
-
-
-def sign_digest(digest: str, signer: Signer) -> dict[str, str]:
-    """Return the manifest's ``signature`` record for ``digest``."""
-    return signer.sign(digest)
 
 
 def verify_signature(signature: Any, digest: str, trusted: Iterable[Verifier], where: str) -> str:

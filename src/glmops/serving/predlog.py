@@ -223,18 +223,24 @@ class PiiPolicy:
     def __init__(self, hash_fields: Iterable[str], drop_fields: Iterable[str], key: bytes) -> None:
         self.hash_fields = frozenset(hash_fields)
         self.drop_fields = frozenset(drop_fields)
-        self._key = key
+        self.key = key
 
     @classmethod
-    def from_config(cls, config: PredictionLogConfig, key: bytes | None = None) -> PiiPolicy:
-        """Build the policy of ``config``; the key is GLMOPS_LOG_HASH_KEY's (else random)."""
+    def from_config(cls, config: PredictionLogConfig) -> PiiPolicy:
+        """Build the policy of ``config``; the key is GLMOPS_LOG_HASH_KEY's, else random
+        (then hashes do not match across restarts or replicas: a warning says so)."""
         env = os.environ.get("GLMOPS_LOG_HASH_KEY")
-        chosen = key or (env or secrets.token_hex(32)).encode()
-        return cls(config.hash_fields, config.drop_fields, chosen)
+        if not env and (config.hash_fields or config.policy == "sample"):
+            logger.warning(
+                "prediction_log.hash_fields or policy 'sample' is set but GLMOPS_LOG_HASH_KEY "
+                "is not: hashes and the sample use a random key and will not match across "
+                "restarts or replicas"
+            )
+        return cls(config.hash_fields, config.drop_fields, (env or secrets.token_hex(32)).encode())
 
     def hashes(self, values: list[Any]) -> list[str | None]:
         """Return the keyed hash of each value (None stays None)."""
-        key = self._key
+        key = self.key
         return [
             None
             if v is None
@@ -284,19 +290,11 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         self.metrics = metrics
         self.files = LogFiles(config.path, config.storage_options)
         self.entity_fields = dict(entity_fields or {})
-        self._hash_fields = frozenset(config.hash_fields)
-        self._drop_fields = frozenset(config.drop_fields)
-        key = os.environ.get("GLMOPS_LOG_HASH_KEY")
-        if (self._hash_fields or config.policy == "sample") and not key:
-            logger.warning(
-                "prediction_log.hash_fields or policy 'sample' is set but GLMOPS_LOG_HASH_KEY "
-                "is not: hashes and the sample use a random key and will not match across "
-                "restarts or replicas"
-            )
-        self._key = (key or secrets.token_hex(32)).encode()
-        self.pii = PiiPolicy.from_config(config, self._key)
+        self.pii = PiiPolicy.from_config(config)
+        self._hash_fields = self.pii.hash_fields
+        self._drop_fields = self.pii.drop_fields
         # the sample is keyed: a client that picks its request ids cannot pick what is logged
-        self._sampler = hashlib.blake2b(key=hashlib.sha256(self._key).digest(), digest_size=8)
+        self._sampler = hashlib.blake2b(key=hashlib.sha256(self.pii.key).digest(), digest_size=8)
         self.sample_rate = config.sample_rate if config.policy == "sample" else 1.0
         self._sample_below = int(self.sample_rate * 2**64)
         self._retry_after_s = max(1, math.ceil(config.max_wait_s))
