@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -34,6 +34,9 @@ from glmops._redact import redact, redact_text, redact_url, summarize
 from glmops.data.spec import FeatureSpec, PreprocessingDefaults
 from glmops.errors import ConfigError
 from glmops.registry.gates import GateRule
+
+if TYPE_CHECKING:
+    from glmops.registry.registry import Registry
 
 __all__ = [
     "CVConfig",
@@ -609,7 +612,7 @@ def registry_env_overrides(
     return chosen, warnings
 
 
-def open_registry(config: GlmopsConfig, *, actor: str | None = None) -> Any:
+def open_registry(config: GlmopsConfig, *, actor: str | None = None) -> Registry:
     """Return the :class:`~glmops.registry.Registry` the config's ``registry`` section names.
 
     The location follows :func:`registry_env_overrides` (each disagreement

@@ -151,8 +151,7 @@ def registry_for(cfg: GlmopsConfig | None) -> Registry:
 
     for warning in registry_env_overrides(cfg)[1]:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    registry: Registry = open_configured(cfg)  # typed Any in config.py
-    return registry
+    return open_configured(cfg)
 
 
 def open_registry(config: Path | None) -> Registry:
