@@ -122,7 +122,8 @@ class CVConfig(_Strict):
     alphas: list[Annotated[float, Field(gt=0.0)]] | None = None
     selection: Literal["min", "1se"] = "min"
     scoring: str | None = None
-    tol: Annotated[float, Field(gt=0.0)] = 1e-6
+    # None: the estimator's own default (its certified relative precision)
+    tol: Annotated[float, Field(gt=0.0)] | None = None
 
 
 class ThresholdConfig(_Strict):

@@ -748,7 +748,7 @@ def _gram_inner(
     b = bt.copy()
     flags = np.ones(bt.shape[0], dtype=np.bool_)
     kernels.solve_gram(
-        G, c, yy, norms, b, grad, flags, flags, l1, l2, False, tol, _INNER_MAX_EPOCHS
+        G, c, yy, norms, b, grad, flags, flags, l1, l2, False, 0.0, tol, _INNER_MAX_EPOCHS
     )
     return b, e_bar - float(model.m @ (b - bt))
 
@@ -805,6 +805,7 @@ def _residual_inner(
             l1,
             l2,
             False,
+            0.0,
             tol,
             _INNER_MAX_EPOCHS,
             exact,
@@ -813,7 +814,7 @@ def _residual_inner(
         r_work = r.copy()
         kernels.dense_full_gradient(XA, m, hn, r_work, grad)
         kernels.solve_dense(
-            XA, m, hn, yc, norms, r_work, b, grad, in_ws, l1, l2, False, tol, _INNER_MAX_EPOCHS
+            XA, m, hn, yc, norms, r_work, b, grad, in_ws, l1, l2, False, 0.0, tol, _INNER_MAX_EPOCHS
         )
     return b, e_bar - float(m @ (b - bt))
 
@@ -1123,6 +1124,7 @@ def _block_newton(
         np.tile(l1, K),
         np.tile(l2, K),
         False,
+        0.0,
         inner_tol,
         _INNER_MAX_EPOCHS,
     )
@@ -1360,6 +1362,11 @@ class LogisticPathResult:
     tol_abs: float
     saturated_share: FloatArray
     separated: np.ndarray
+
+    @property
+    def gap_targets(self) -> FloatArray:
+        """Gap each solution had to reach (the same ``tol_abs`` at every alpha)."""
+        return np.full(self.alphas.shape[0], self.tol_abs)
 
 
 def logistic_alpha_max(

@@ -215,9 +215,10 @@ def solve_gram(
     l1: np.ndarray,
     l2: np.ndarray,
     positive: bool,
-    tol: float,
+    tol_rel: float,
+    tol_abs: float,
     max_iter: int,
-) -> tuple[int, float, int]:
+) -> tuple[int, float, float, int]:
     """Solve one penalty level by covariance updates.
 
     Parameters
@@ -243,14 +244,17 @@ def solve_gram(
         Per-feature penalties.
     positive : bool
         Constrain coefficients to be non-negative.
-    tol : float
-        Absolute duality-gap target.
+    tol_rel, tol_abs : float
+        Certified when ``gap <= max(tol_rel * primal, tol_abs)``: the gap
+        bounds the objective's distance to the optimum, so ``tol_rel`` is
+        that distance relative to the objective; ``tol_abs`` is a floor
+        (rounding level) or, with ``tol_rel = 0``, an absolute target.
     max_iter : int
         Maximum number of CD epochs.
 
     Returns
     -------
-    (n_epochs, gap, status)
+    (n_epochs, primal, gap, status)
     """
     p = G.shape[0]
     ws = np.empty(p, dtype=np.intp)
@@ -260,9 +264,10 @@ def solve_gram(
     gap = np.inf
     while True:
         rr, yr = _gram_rr_yr(c, yy, b, grad)
-        _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
-        if gap <= tol:
-            return n_epochs, gap, STATUS_CONVERGED
+        primal, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
+        target = max(tol_rel * primal, tol_abs)
+        if gap <= target:
+            return n_epochs, primal, gap, STATUS_CONVERGED
         # the caller's working set is solved before any violator joins it
         # (strong-rule order); later rounds add every KKT violator
         missing = False
@@ -273,9 +278,9 @@ def solve_gram(
                     missing = True
         rounds += 1
         if missing:
-            return n_epochs, gap, STATUS_NEED_COLUMNS
+            return n_epochs, primal, gap, STATUS_NEED_COLUMNS
         if n_epochs >= max_iter:
-            return n_epochs, gap, STATUS_MAX_ITER
+            return n_epochs, primal, gap, STATUS_MAX_ITER
         n_ws = 0
         for j in range(p):
             if in_ws[j]:
@@ -285,10 +290,10 @@ def solve_gram(
         while n_epochs < max_iter:
             max_change = _gram_epoch(G, norms, grad, b, ws, n_ws, l1, l2, positive)
             n_epochs += 1
-            if max_change * max_change <= tol or n_epochs % 10 == 0:
+            if max_change * max_change <= target or n_epochs % 10 == 0:
                 rr, yr = _gram_rr_yr(c, yy, b, grad)
-                _, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
-                if ws_gap <= tol:
+                ws_primal, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
+                if ws_gap <= max(tol_rel * ws_primal, tol_abs):
                     break
 
 
@@ -511,9 +516,10 @@ def solve_dense(
     l1: np.ndarray,
     l2: np.ndarray,
     positive: bool,
-    tol: float,
+    tol_rel: float,
+    tol_abs: float,
     max_iter: int,
-) -> tuple[int, float, int]:
+) -> tuple[int, float, float, int]:
     """Solve one penalty level by residual updates on dense columns.
 
     Parameters
@@ -537,12 +543,12 @@ def solve_dense(
         current for the returned ``b`` (it feeds the next strong rule).
     in_ws : ndarray of shape (p,), bool, changed in place
         Working-set flags.
-    l1, l2, positive, tol, max_iter
+    l1, l2, positive, tol_rel, tol_abs, max_iter
         As in :func:`solve_gram`.
 
     Returns
     -------
-    (n_epochs, gap, status)
+    (n_epochs, primal, gap, status)
     """
     n, p = X.shape
     ws = np.empty(p, dtype=np.intp)
@@ -560,11 +566,12 @@ def solve_dense(
             dense_full_gradient(X, mean, wn, r, grad)
         first = False
         rr, yr = _weighted_rr_yr(wn, r, yc, 0.0)
-        _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
-        if gap <= tol:
-            return n_epochs, gap, STATUS_CONVERGED
+        primal, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
+        target = max(tol_rel * primal, tol_abs)
+        if gap <= target:
+            return n_epochs, primal, gap, STATUS_CONVERGED
         if n_epochs >= max_iter:
-            return n_epochs, gap, STATUS_MAX_ITER
+            return n_epochs, primal, gap, STATUS_MAX_ITER
         for j in range(p):
             if rounds > 0 and not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
                 in_ws[j] = True
@@ -587,13 +594,13 @@ def solve_dense(
                     hist_b[:, :n_ws], hist_r, weights, b, r, ws, n_ws, wn, l1, l2, positive
                 )
                 n_hist = 0
-            if max_change * max_change <= tol or n_epochs % 10 == 0:
+            if max_change * max_change <= target or n_epochs % 10 == 0:
                 for k in range(n_ws):
                     j = ws[k]
                     grad[j] = _dense_column_gradient(X, j, mean[j], wn, r)
                 rr, yr = _weighted_rr_yr(wn, r, yc, 0.0)
-                _, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
-                if ws_gap <= tol:
+                ws_primal, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
+                if ws_gap <= max(tol_rel * ws_primal, tol_abs):
                     break
 
 
@@ -768,10 +775,11 @@ def solve_sparse(
     l1: np.ndarray,
     l2: np.ndarray,
     positive: bool,
-    tol: float,
+    tol_rel: float,
+    tol_abs: float,
     max_iter: int,
     exact: np.ndarray,
-) -> tuple[int, float, int]:
+) -> tuple[int, float, float, int]:
     """Solve one penalty level by residual updates on sparse CSC columns.
 
     The centred residual is ``r = z + offset[0]``: column updates touch only
@@ -789,7 +797,7 @@ def solve_sparse(
 
     Returns
     -------
-    (n_epochs, gap, status)
+    (n_epochs, primal, gap, status)
     """
     p = indptr.shape[0] - 1
     n = z.shape[0]
@@ -806,11 +814,12 @@ def solve_sparse(
             sparse_full_gradient(data, indices, indptr, mean, wn, z, offset[0], exact, grad)
         first = False
         rr, yr = _weighted_rr_yr(wn, z, yc, offset[0])
-        _, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
-        if gap <= tol:
-            return n_epochs, gap, STATUS_CONVERGED
+        primal, gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, all_features, p)
+        target = max(tol_rel * primal, tol_abs)
+        if gap <= target:
+            return n_epochs, primal, gap, STATUS_CONVERGED
         if n_epochs >= max_iter:
-            return n_epochs, gap, STATUS_MAX_ITER
+            return n_epochs, primal, gap, STATUS_MAX_ITER
         for j in range(p):
             if rounds > 0 and not in_ws[j] and _violates(grad[j], l1[j], norms[j], positive):
                 in_ws[j] = True
@@ -856,7 +865,7 @@ def solve_sparse(
                     hist_b[:, :n_ws], hist_r, weights, b, z, ws, n_ws, wn, l1, l2, positive
                 )
                 n_hist = 0
-            if max_change * max_change <= tol or n_epochs % 10 == 0:
+            if max_change * max_change <= target or n_epochs % 10 == 0:
                 sum_r = _sparse_sum_r(wn, z, offset[0])
                 for k in range(n_ws):
                     j = ws[k]
@@ -869,6 +878,6 @@ def solve_sparse(
                             data, indices, indptr, j, mean[j], wn, z, offset[0], sum_r
                         )
                 rr, yr = _weighted_rr_yr(wn, z, yc, offset[0])
-                _, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
-                if ws_gap <= tol:
+                ws_primal, ws_gap = duality_gap(b, grad, rr, yr, l1, l2, norms, positive, ws, n_ws)
+                if ws_gap <= max(tol_rel * ws_primal, tol_abs):
                     break

@@ -4,7 +4,11 @@ The driver walks alphas from large to small. At each alpha it seeds the
 working set with the sequential strong rule (Tibshirani et al. 2012),
 ``|g_j| >= 2*l1_j(new) - l1_j(old)`` plus the features already active, and
 hands it to a backend kernel that certifies the fit by its duality gap
-(``gap <= tol * yc'Wn yc``, scikit-learn's meaning of ``tol``).
+(``gap <= tol * objective``: the gap bounds the distance to the optimum).
+Every backend runs CD epochs in rounds of ``_EPOCHS_BEFORE_NEWTON`` and, when
+a round ends uncertified, jumps to the active-set Newton solution of the
+current support (:func:`active_set_newton`), so collinear designs, on which
+CD alone crawls, converge in a few rounds.
 
 References
 ----------
@@ -50,6 +54,14 @@ _FULL_GRAM_SHARE = 0.3
 _EXACT_CENTRING_RATIO = 1e4
 # CD epochs at one alpha before trying an active-set Newton step (Gram backend)
 _EPOCHS_BEFORE_NEWTON = 20
+# a Newton block whose Cholesky pivot^2 falls below this share of its largest
+# diagonal entry is treated as singular (condition number ~1e10 and above)
+_PIVOT_FLOOR = 1e-10
+# a null-space part of the Newton right-hand side above this share (squared
+# norms; 1e-10 in norm, well above rounding) is a real descent ray
+_RAY_FLOOR = 1e-20
+# largest n*k (or k*k) block an active-set Newton step of a residual backend builds
+_NEWTON_MAX_CELLS = 20_000_000
 
 
 def compute_alpha_max(c: FloatArray, penalty_scale: FloatArray, l1_ratio: float) -> float:
@@ -139,10 +151,11 @@ class Backend(Protocol):
         l1: FloatArray,
         l2: FloatArray,
         positive: bool,
-        tol: float,
+        tol_rel: float,
+        tol_abs: float,
         max_iter: int,
-    ) -> tuple[int, float, int]:
-        """Run the kernel at one penalty; return ``(n_epochs, gap, status)``."""
+    ) -> tuple[int, float, float, int]:
+        """Run the kernel at one penalty; return ``(n_epochs, primal, gap, status)``."""
 
 
 class GramBackend:
@@ -225,14 +238,15 @@ class GramBackend:
         l1: FloatArray,
         l2: FloatArray,
         positive: bool,
-        tol: float,
+        tol_rel: float,
+        tol_abs: float,
         max_iter: int,
-    ) -> tuple[int, float, int]:
+    ) -> tuple[int, float, float, int]:
         total_epochs = 0
         while True:
             self._fill_columns(in_ws)
             budget = min(max_iter - total_epochs, _EPOCHS_BEFORE_NEWTON)
-            n_epochs, gap, status = kernels.solve_gram(
+            n_epochs, primal, gap, status = kernels.solve_gram(
                 self.G,
                 self.c,
                 self.yy,
@@ -244,62 +258,117 @@ class GramBackend:
                 l1,
                 l2,
                 positive,
-                tol,
+                tol_rel,
+                tol_abs,
                 budget,
             )
             total_epochs += n_epochs
             if status == kernels.STATUS_NEED_COLUMNS:
                 continue
             if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
-                return total_epochs, gap, status
+                return total_epochs, primal, gap, status
             self._newton_step(l1, l2, positive)
 
-    def _objective(self, l1: FloatArray, l2: FloatArray) -> float:
-        b = self._b
-        # 1/2 b'Gb - c'b with Gb = c - grad
-        return float(
-            -0.5 * (b @ self.c) - 0.5 * (b @ self._grad) + l1 @ np.abs(b) + 0.5 * ((l2 * b) @ b)
-        )
-
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
-        """Jump to the minimiser on the current support and sign pattern.
-
-        CD converges linearly, slowly on collinear columns. Once it has found
-        the support, ``(G_AA + diag(l2_A)) b_A = c_A - l1_A*sign(b_A)`` is the
-        exact solution; if a sign would flip, stop at the first zero crossing
-        (the objective decreases along that segment). A step that does not
-        lower the objective is undone.
-        """
+        """Replace the current support's coefficients by their active-set Newton solution."""
         active = np.flatnonzero(self._b)
         if active.size == 0:
             return
-        sign = np.sign(self._b[active])
         H = self.G[np.ix_(active, active)] + np.diag(l2[active])
-        try:
-            target = np.linalg.solve(H, self.c[active] - l1[active] * sign)
-        except np.linalg.LinAlgError:
+        new = active_set_newton(H, self.c[active], l1[active], self._b[active], positive)
+        if new is None:
             return
-        if not np.all(np.isfinite(target)):
-            return
-        current = self._b[active].copy()
-        step = target - current
-        crossing = np.sign(target) != sign
-        t = 1.0
-        if np.any(crossing):
-            ratios = -current[crossing] / step[crossing]
-            t = float(np.min(ratios))
-        new = current + t * step
-        if np.any(crossing):
-            new[np.flatnonzero(crossing)[np.argmin(ratios)]] = 0.0
-        if positive:
-            new = np.maximum(new, 0.0)
-        before = self._objective(l1, l2)
-        old_grad = self._grad.copy()
         self._b[active] = new
         self._grad[:] = self.c - self.G[:, active] @ new
-        if self._objective(l1, l2) > before:
-            self._b[active] = current
-            self._grad[:] = old_grad
+
+
+def active_set_newton(
+    H: FloatArray, c: FloatArray, l1: FloatArray, b: FloatArray, positive: bool
+) -> FloatArray | None:
+    """Return the minimiser of the problem restricted to ``b``'s support, or None.
+
+    CD converges linearly, and crawls on collinear columns. Once it has found
+    the support, ``H b = c - l1*sign(b)`` (``H = G_AA + diag(l2_A)``) is the
+    exact solution. When a coefficient would change sign the step stops at the
+    first zero crossing, that feature leaves the support and the system is
+    solved again (a primal active-set method: each segment lowers the
+    objective, which is the quadratic of the sign pattern there). A singular
+    block (exactly collinear columns, no ridge) is followed along its null
+    space, where the objective falls linearly, to the first crossing. Returns
+    None when the result does not lower ``1/2 b'Hb - c'b + l1'|b|``.
+
+    Parameters
+    ----------
+    H : ndarray of shape (k, k)
+        ``G_AA + diag(l2_A)`` of the support (positive semi-definite).
+    c, l1, b : ndarray of shape (k,)
+        ``Xc_A' Wn yc``, the L1 penalties and the current (non-zero) coefficients.
+    positive : bool
+        Whether coefficients are constrained to be non-negative.
+    """
+    sign = np.sign(b)
+    x = b.copy()
+    free = np.flatnonzero(x)
+    for _ in range(b.shape[0]):
+        target, is_ray = _newton_target(
+            H[np.ix_(free, free)], c[free] - l1[free] * sign[free], x[free]
+        )
+        if target is None:
+            return None
+        step = target if is_ray else target - x[free]
+        crossing = (x[free] * step < 0) if is_ray else (np.sign(target) != sign[free])
+        if not np.any(crossing):
+            if is_ray:
+                return None
+            x[free] = target
+            break
+        ratios = -x[free][crossing] / step[crossing]
+        first = int(np.argmin(ratios))
+        x[free] += float(ratios[first]) * step
+        x[free[np.flatnonzero(crossing)[first]]] = 0.0
+        x[free[np.sign(x[free]) != sign[free]]] = 0.0  # ties at the same crossing
+        free = np.flatnonzero(x)
+        if free.size == 0:
+            break
+    if positive:
+        x = np.maximum(x, 0.0)
+
+    def objective(v: FloatArray) -> float:
+        return float(0.5 * (v @ (H @ v)) - c @ v + l1 @ np.abs(v))
+
+    if not objective(x) < objective(b):
+        return None
+    return x
+
+
+def _newton_target(H: FloatArray, g: FloatArray, x: FloatArray) -> tuple[FloatArray | None, bool]:
+    """Return ``(t, False)`` with ``H t = g``, or ``(d, True)`` for a descent ray.
+
+    A well-conditioned ``H`` (Cholesky pivots above ``_PIVOT_FLOOR`` of its
+    diagonal) is solved directly. Otherwise its eigenvectors split it: when
+    ``g`` has a component ``d`` in the null space, the quadratic
+    ``1/2 t'Ht - g't`` decreases without bound along ``d`` (returned as a
+    ray); else the solution closest to the current point ``x`` (``x``'s
+    null-space part kept) is a minimiser, and the step ``t - x`` never moves
+    along the null space, where rounding leaves the quadratic slightly tilted.
+    """
+    try:
+        pivots = np.diag(np.linalg.cholesky(H))
+        if pivots.min() ** 2 > _PIVOT_FLOOR * float(np.max(np.diag(H))):
+            t = np.linalg.solve(H, g)
+            return (t, False) if np.all(np.isfinite(t)) else (None, False)
+    except np.linalg.LinAlgError:
+        pass
+    lam, V = np.linalg.eigh(H)
+    if not np.all(np.isfinite(lam)) or lam[-1] <= 0.0:
+        return None, False
+    null = lam <= _PIVOT_FLOOR * lam[-1]
+    coords = V.T @ g
+    d = V[:, null] @ coords[null]
+    if float(d @ d) > _RAY_FLOOR * float(g @ g):
+        return d, True
+    keep = ~null
+    return V[:, keep] @ (coords[keep] / lam[keep]) + V[:, null] @ (V[:, null].T @ x), False
 
 
 class _ResidualBackend:
@@ -346,6 +415,68 @@ class _ResidualBackend:
     def grad(self) -> FloatArray:
         return self._grad
 
+    def solve(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol_rel: float,
+        tol_abs: float,
+        max_iter: int,
+    ) -> tuple[int, float, float, int]:
+        """Run CD epochs in rounds; between rounds try an active-set Newton step."""
+        total_epochs = 0
+        while True:
+            budget = min(max_iter - total_epochs, _EPOCHS_BEFORE_NEWTON)
+            n_epochs, primal, gap, status = self._epochs(
+                in_ws, l1, l2, positive, tol_rel, tol_abs, budget
+            )
+            total_epochs += n_epochs
+            if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
+                return total_epochs, primal, gap, status
+            self._newton_step(l1, l2, positive)
+
+    def _epochs(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol_rel: float,
+        tol_abs: float,
+        max_iter: int,
+    ) -> tuple[int, float, float, int]:
+        raise NotImplementedError
+
+    def _centred_columns(self, active: np.ndarray) -> FloatArray:
+        """Return ``Xc[:, active]`` as a dense float64 block."""
+        raise NotImplementedError
+
+    def _set_residual(self, r: FloatArray) -> None:
+        """Make ``r`` the residual and refresh the full gradient."""
+        raise NotImplementedError
+
+    def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
+        """Jump to the active-set Newton solution of the current support.
+
+        Costs ``n k^2`` for a support of ``k`` (the block's Gram matrix) plus
+        one full gradient; skipped when the block would not fit
+        ``_NEWTON_MAX_CELLS``.
+        """
+        active = np.flatnonzero(self._b)
+        n = self.wn.shape[0]
+        if active.size == 0 or active.size * max(n, active.size) > _NEWTON_MAX_CELLS:
+            return
+        XA = self._centred_columns(active)
+        WXA = XA * self.wn[:, None]
+        H = XA.T @ WXA + np.diag(l2[active])
+        new = active_set_newton(H, WXA.T @ self.yc, l1[active], self._b[active], positive)
+        if new is None:
+            return
+        self._b[active] = new
+        self._set_residual(self.yc - XA @ new)
+
 
 class DenseBackend(_ResidualBackend):
     """Residual updates on Fortran-ordered dense columns, implicit centring."""
@@ -363,15 +494,24 @@ class DenseBackend(_ResidualBackend):
         super().__init__(X.shape[1], wn, yc, mean_x, mean_y, norms, c)
         self.X = np.asfortranarray(X)
 
-    def solve(
+    def _centred_columns(self, active: np.ndarray) -> FloatArray:
+        block: FloatArray = np.asarray(self.X[:, active], dtype=np.float64) - self.mean_x[active]
+        return block
+
+    def _set_residual(self, r: FloatArray) -> None:
+        self._r[:] = r
+        kernels.dense_full_gradient(self.X, self.mean_x, self.wn, self._r, self._grad)
+
+    def _epochs(
         self,
         in_ws: BoolArray,
         l1: FloatArray,
         l2: FloatArray,
         positive: bool,
-        tol: float,
+        tol_rel: float,
+        tol_abs: float,
         max_iter: int,
-    ) -> tuple[int, float, int]:
+    ) -> tuple[int, float, float, int]:
         return kernels.solve_dense(
             self.X,
             self.mean_x,
@@ -385,7 +525,8 @@ class DenseBackend(_ResidualBackend):
             l1,
             l2,
             positive,
-            tol,
+            tol_rel,
+            tol_abs,
             max_iter,
         )
 
@@ -409,15 +550,29 @@ class SparseBackend(_ResidualBackend):
         # would cancel, so the kernel centres them row by row
         self._exact = np.asarray(mean_x * mean_x > _EXACT_CENTRING_RATIO * norms)
 
-    def solve(
+    def _centred_columns(self, active: np.ndarray) -> FloatArray:
+        block: FloatArray = np.asarray(self.X[:, active].toarray(), dtype=np.float64)
+        block -= self.mean_x[active]
+        return block
+
+    def _set_residual(self, r: FloatArray) -> None:
+        self._r[:] = r  # the sparse kernel's z, with no offset
+        self._offset[0] = 0.0
+        X = self.X
+        kernels.sparse_full_gradient(
+            X.data, X.indices, X.indptr, self.mean_x, self.wn, self._r, 0.0, self._exact, self._grad
+        )
+
+    def _epochs(
         self,
         in_ws: BoolArray,
         l1: FloatArray,
         l2: FloatArray,
         positive: bool,
-        tol: float,
+        tol_rel: float,
+        tol_abs: float,
         max_iter: int,
-    ) -> tuple[int, float, int]:
+    ) -> tuple[int, float, float, int]:
         return kernels.solve_sparse(
             self.X.data,
             self.X.indices,
@@ -434,7 +589,8 @@ class SparseBackend(_ResidualBackend):
             l1,
             l2,
             positive,
-            tol,
+            tol_rel,
+            tol_abs,
             max_iter,
             self._exact,
         )
@@ -515,8 +671,11 @@ class PathResult:
     n_iters : ndarray of int, shape (n_alphas,)
         CD epochs spent at each alpha.
     converged : ndarray of bool, shape (n_alphas,)
-    tol_abs : float
-        Absolute gap target used (``tol * yc'Wn yc``, floored at rounding level).
+    objectives : ndarray of shape (n_alphas,)
+        Objective of each solution (the centred problem, weights summing to 1).
+    gap_targets : ndarray of shape (n_alphas,)
+        Gap each solution had to reach: ``tol`` times its objective, floored
+        at rounding level.
     """
 
     alphas: FloatArray
@@ -525,7 +684,8 @@ class PathResult:
     dual_gaps: FloatArray
     n_iters: np.ndarray
     converged: np.ndarray
-    tol_abs: float
+    objectives: FloatArray
+    gap_targets: FloatArray
 
 
 def solve_path(
@@ -555,7 +715,8 @@ def solve_path(
         ``l2_j = alpha*(1-l1_ratio)*s_j**2``); 0 marks a dead feature.
     positive : bool
     tol : float
-        Relative gap target: certified when ``gap <= tol * yc'Wn yc``.
+        Relative gap target: certified when ``gap <= tol * objective`` (the
+        gap bounds the objective's distance to the optimum).
     max_iter : int
         Maximum CD epochs per alpha.
     alpha_start : float or None
@@ -576,7 +737,8 @@ def solve_path(
     gaps = np.zeros(n_alphas)
     n_iters = np.zeros(n_alphas, dtype=np.int64)
     converged = np.zeros(n_alphas, dtype=bool)
-    tol_abs = certified_tolerance(tol, backend.yy, backend.mean_y)
+    objectives = np.zeros(n_alphas)
+    tol_abs = gap_floor(backend.yy, backend.mean_y)
     live = backend.norms > 0
     scale = np.where(live, penalty_scale, 0.0)
     if alpha_start is None:
@@ -593,8 +755,11 @@ def solve_path(
             in_ws = live & initial_working_set
         else:
             in_ws = live & ((b != 0) | (signed >= 2.0 * l1 - l1_prev))
-        n_epochs, gap, status = backend.solve(in_ws, l1, l2, positive, tol_abs, max_iter)
+        n_epochs, primal, gap, status = backend.solve(
+            in_ws, l1, l2, positive, tol, tol_abs, max_iter
+        )
         coefs[k] = backend.coef
+        objectives[k] = primal
         gaps[k] = max(gap, 0.0)  # rounding can leave -1e-15; weak duality says >= 0
         n_iters[k] = n_epochs
         converged[k] = status == kernels.STATUS_CONVERGED
@@ -602,25 +767,29 @@ def solve_path(
         if progress is not None:
             progress(done + 1, n_alphas)
     intercepts = backend.mean_y - coefs @ backend.mean_x
-    return PathResult(alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs)
+    targets = np.maximum(tol * objectives, tol_abs)
+    return PathResult(alphas, coefs, intercepts, gaps, n_iters, converged, objectives, targets)
 
 
 # residuals of a constant fit are exact only to a few ulps of the mean of y
 _ROUNDING_ULPS = 16.0
 
 
-def certified_tolerance(tol: float, yy: float, mean_y: float) -> float:
-    """Absolute duality-gap target: ``tol`` times ``yy``, floored at rounding level.
+def gap_floor(yy: float, mean_y: float) -> float:
+    """Smallest duality gap worth asking for: the rounding level of the objective.
 
-    When y is (nearly) constant its centered variance ``yy`` is zero or
-    underflows, while the residuals still carry a few ulps of y; a gap made of
-    those is no evidence of a bad fit. The floor is the squared rounding error
-    of y's scale (``yy + mean_y**2``, the uncentered second moment), so it
-    scales with y's units and is negligible beside ``tol * yy`` for any y with
-    real spread; it is never below the smallest subnormal (an exact zero).
+    The gap is a difference of objective-sized terms computed from ``yy``,
+    so it is only known to a few ulps of ``yy``; a near-perfect fit (objective
+    close to 0) is certified at that level. When y is (nearly) constant ``yy``
+    is zero or underflows while the residuals still carry a few ulps of y: the
+    floor then is the squared rounding error of y's scale (``yy + mean_y**2``),
+    and never below the smallest subnormal (an exact zero).
     """
-    rounding = (_ROUNDING_ULPS * np.finfo(np.float64).eps) ** 2 * (yy + mean_y * mean_y)
-    return max(tol * yy, rounding, float(np.finfo(np.float64).smallest_subnormal))
+    eps = float(np.finfo(np.float64).eps)
+    constant_y = (_ROUNDING_ULPS * eps) ** 2 * (yy + mean_y * mean_y)
+    return max(
+        _ROUNDING_ULPS * eps * yy, constant_y, float(np.finfo(np.float64).smallest_subnormal)
+    )
 
 
 # support prediction: subsample size (rows) relative to p and n, and the share

@@ -72,7 +72,7 @@ class _CertifiedPath(Protocol):
     def converged(self) -> BoolArray: ...
 
     @property
-    def tol_abs(self) -> float: ...
+    def gap_targets(self) -> FloatArray: ...
 
 
 def warn_if_not_converged(
@@ -98,7 +98,7 @@ def warn_if_not_converged(
     k = int(np.flatnonzero(~result.converged)[0])
     warnings.warn(
         f"{where} did not converge at alpha={result.alphas[k]:.4g}: duality gap "
-        f"{result.dual_gaps[k]:.3e} > tolerance {result.tol_abs:.3e} "
+        f"{result.dual_gaps[k]:.3e} > tolerance {result.gap_targets[k]:.3e} "
         f"(tol={tol} times {scale}). {advice}",
         ConvergenceWarning,
         stacklevel=3,

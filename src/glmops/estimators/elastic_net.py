@@ -6,9 +6,12 @@ All estimators minimise, for weights ``w`` with sum ``W``::
         + alpha * (l1_ratio * |b|_1 + (1 - l1_ratio)/2 * |b|_2^2)
 
 exactly scikit-learn's parametrisation, so results compare 1:1. ``tol``
-certifies the fit: the solver stops when the duality gap is at most
-``tol * sum_i w_i (y_i - ybar)^2 / W`` (scikit-learn's meaning), and
-``dual_gap_`` reports the gap reached, in objective units.
+certifies the fit: the solver stops when the duality gap (which bounds how
+far the objective is above its minimum) is at most ``tol`` times the
+objective, so the default ``tol=1e-7`` returns an objective within 1e-7
+(relative) of the optimum; ``dual_gap_`` reports the gap reached, in
+objective units. (scikit-learn's ``tol`` multiplies the variance of y
+instead, a looser bound for the same number.)
 
 ``standardize=True`` solves glmnet-style on weighted-standardised columns
 (standard deviation with divisor ``W``) and reports coefficients on the
@@ -61,7 +64,7 @@ __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path"]
 
 _warn_if_not_converged = functools.partial(
     warn_if_not_converged,
-    scale="the weighted variance of y",
+    scale="the objective",
     advice="Increase max_iter, or check for badly scaled features.",
 )
 
@@ -222,7 +225,8 @@ class ElasticNet(_LinearRegressor):
 
     Minimises ``1/(2W) sum_i w_i (y_i - b0 - x_i.b)^2 + alpha*(l1_ratio*|b|_1
     + (1-l1_ratio)/2*|b|_2^2)``; a drop-in replacement for
-    ``sklearn.linear_model.ElasticNet`` (same objective and ``tol`` meaning).
+    ``sklearn.linear_model.ElasticNet`` (same objective; ``tol`` here bounds
+    the objective's relative distance to the optimum).
 
     Parameters
     ----------
@@ -239,8 +243,10 @@ class ElasticNet(_LinearRegressor):
     solver : {"auto", "covariance", "naive"}, default="auto"
         Covariance updates on a lazily filled Gram matrix (tall data) or
         residual updates (wide data; CSC kernel for sparse input).
-    tol : float, default=1e-4
-        Stop when the duality gap is <= ``tol`` times the weighted variance of y.
+    tol : float, default=1e-7
+        Stop when the duality gap, a proven bound on how far the objective is
+        above its minimum, is <= ``tol`` times the objective: the default
+        certifies the objective to within 1e-7 (relative) of the optimum.
     max_iter : int, default=1000
         Maximum coordinate-descent epochs.
 
@@ -272,7 +278,7 @@ class ElasticNet(_LinearRegressor):
         standardize: bool = False,
         positive: bool = False,
         solver: str = "auto",
-        tol: float = 1e-4,
+        tol: float = 1e-7,
         max_iter: int = 1000,
     ) -> None:
         self.alpha = alpha
@@ -350,8 +356,8 @@ class Lasso(ElasticNet):
         Constrain coefficients to be non-negative.
     solver : {"auto", "covariance", "naive"}, default="auto"
         Kernel choice, as in :class:`ElasticNet`.
-    tol : float, default=1e-4
-        Relative duality-gap target.
+    tol : float, default=1e-7
+        Certified relative precision (as in :class:`ElasticNet`).
     max_iter : int, default=1000
         Maximum coordinate-descent epochs.
     """
@@ -369,7 +375,7 @@ class Lasso(ElasticNet):
         standardize: bool = False,
         positive: bool = False,
         solver: str = "auto",
-        tol: float = 1e-4,
+        tol: float = 1e-7,
         max_iter: int = 1000,
     ) -> None:
         super().__init__(
@@ -397,7 +403,7 @@ def enet_path(
     standardize: bool = False,
     positive: bool = False,
     solver: str = "auto",
-    tol: float = 1e-4,
+    tol: float = 1e-7,
     max_iter: int = 1000,
     return_n_iter: bool = False,
     return_intercept: bool = False,
@@ -432,8 +438,8 @@ def enet_path(
         Non-negative coefficients.
     solver : {"auto", "covariance", "naive"}, default="auto"
         Kernel choice.
-    tol : float, default=1e-4
-        Relative duality-gap target.
+    tol : float, default=1e-7
+        Certified relative precision (as in :class:`ElasticNet`).
     max_iter : int, default=1000
         Maximum epochs per alpha.
     return_n_iter : bool, default=False
@@ -532,8 +538,8 @@ class ElasticNetCV(_LinearRegressor):
         Non-negative coefficients.
     solver : {"auto", "covariance", "naive"}, default="auto"
         Kernel choice; "covariance" enables the one-pass statistics CV.
-    tol : float, default=1e-4
-        Relative duality-gap target of every fit.
+    tol : float, default=1e-7
+        Certified relative precision of every fit (as in :class:`ElasticNet`).
     max_iter : int, default=1000
         Maximum epochs per alpha.
     cv : int, cross-validation generator or iterable, default=None
@@ -582,7 +588,7 @@ class ElasticNetCV(_LinearRegressor):
         standardize: bool = False,
         positive: bool = False,
         solver: str = "auto",
-        tol: float = 1e-4,
+        tol: float = 1e-7,
         max_iter: int = 1000,
         cv: Any = None,
         n_jobs: int | None = None,
@@ -772,8 +778,8 @@ class LassoCV(ElasticNetCV):
         Non-negative coefficients.
     solver : {"auto", "covariance", "naive"}, default="auto"
         Kernel choice.
-    tol : float, default=1e-4
-        Relative duality-gap target.
+    tol : float, default=1e-7
+        Certified relative precision (as in :class:`ElasticNet`).
     max_iter : int, default=1000
         Maximum epochs per alpha.
     cv : int, cross-validation generator or iterable, default=None
@@ -798,7 +804,7 @@ class LassoCV(ElasticNetCV):
         standardize: bool = False,
         positive: bool = False,
         solver: str = "auto",
-        tol: float = 1e-4,
+        tol: float = 1e-7,
         max_iter: int = 1000,
         cv: Any = None,
         n_jobs: int | None = None,

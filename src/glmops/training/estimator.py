@@ -122,17 +122,19 @@ def fit_params(spec: ModelConfig, classes: list[Any] | None) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``tol``, ``max_iter``, ``fit_intercept``, ``standardize`` (False: the
-        pipeline standardizes in preprocessing) and, for classifiers,
+        ``tol`` (only when the config sets it), ``max_iter``,
+        ``fit_intercept``, ``standardize`` (False: the pipeline standardizes
+        in preprocessing) and, for classifiers,
         ``class_weight``; keyword arguments of the estimators and of
         ``enet_path`` / ``logistic_path``.
     """
     params: dict[str, Any] = {
-        "tol": spec.cv.tol,
         "max_iter": MAX_ITER[spec.task],
         "fit_intercept": True,
         "standardize": False,
     }
+    if spec.cv.tol is not None:
+        params["tol"] = spec.cv.tol
     if spec.task != "regression":
         params["class_weight"] = fit_class_weight(spec, classes)
     return params

@@ -167,9 +167,14 @@ def test_dense_full_gradient_matches_reference():
     np.testing.assert_allclose(out, Xc.T @ (wn * r), rtol=1e-10)
 
 
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative"])
 @pytest.mark.parametrize("backend", ["gram", "dense", "sparse"])
-def test_solvers_certify_their_gap(backend):
-    """Each solver returns a point whose reference gap is within the target."""
+def test_solvers_certify_their_gap(backend, relative):
+    """Each solver returns a point whose reference gap is within the target.
+
+    Absolute: ``gap <= tol_abs``; relative: ``gap <= tol_rel * primal``, and
+    the returned primal is the objective at the returned point.
+    """
     X, y, w = _problem(8, n=60, p=25, sparse=backend == "sparse")
     Xc, yc, wn = centered_problem_ref(X, y, w, True)
     p = X.shape[1]
@@ -178,24 +183,51 @@ def test_solvers_certify_their_gap(backend):
     mean = wn @ X
     c = Xc.T @ (wn * yc)
     yy = float(wn @ (yc * yc))
-    tol = 1e-10 * yy
+    tol_rel, tol_abs = (1e-10, 0.0) if relative else (0.0, 1e-10 * yy)
     b = np.zeros(p)
     grad = c.copy()
     in_ws = np.zeros(p, dtype=bool)
     if backend == "gram":
         G = np.ascontiguousarray(Xc.T @ (wn[:, None] * Xc))
-        _, gap, status = kernels.solve_gram(
-            G, c, yy, norms, b, grad, in_ws, np.ones(p, dtype=bool), l1, l2, False, tol, 10_000
+        _, primal, gap, status = kernels.solve_gram(
+            G,
+            c,
+            yy,
+            norms,
+            b,
+            grad,
+            in_ws,
+            np.ones(p, dtype=bool),
+            l1,
+            l2,
+            False,
+            tol_rel,
+            tol_abs,
+            10_000,
         )
     elif backend == "dense":
         r = yc.copy()
-        _, gap, status = kernels.solve_dense(
-            np.asfortranarray(X), mean, wn, yc, norms, r, b, grad, in_ws, l1, l2, False, tol, 10_000
+        _, primal, gap, status = kernels.solve_dense(
+            np.asfortranarray(X),
+            mean,
+            wn,
+            yc,
+            norms,
+            r,
+            b,
+            grad,
+            in_ws,
+            l1,
+            l2,
+            False,
+            tol_rel,
+            tol_abs,
+            10_000,
         )
     else:
         A = sp.csc_matrix(X)
         z, offset = yc.copy(), np.zeros(1)
-        _, gap, status = kernels.solve_sparse(
+        _, primal, gap, status = kernels.solve_sparse(
             A.data,
             A.indices,
             A.indptr,
@@ -211,11 +243,16 @@ def test_solvers_certify_their_gap(backend):
             l1,
             l2,
             False,
-            tol,
+            tol_rel,
+            tol_abs,
             10_000,
             np.zeros(p, dtype=bool),
         )
+    r = yc - Xc @ b
+    objective = 0.5 * (wn @ (r * r)) + l1 @ np.abs(b) + 0.5 * (l2 @ (b * b))
+    assert primal == pytest.approx(objective, rel=1e-10)
+    target = max(tol_rel * primal, tol_abs)
     assert status == kernels.STATUS_CONVERGED
-    assert gap <= tol
-    assert duality_gap_ref(Xc, yc, wn, b, l1, l2) <= tol * (1 + 1e-6) + 1e-15
+    assert gap <= target
+    assert duality_gap_ref(Xc, yc, wn, b, l1, l2) <= target * (1 + 1e-6) + 1e-15
     np.testing.assert_allclose(grad, Xc.T @ (wn * (yc - Xc @ b)), rtol=1e-8, atol=1e-12)

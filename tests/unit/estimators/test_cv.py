@@ -138,7 +138,20 @@ def test_mse_path_equals_explicit_refits(
         positive=positive,
         solver=solver,
     )
-    _assert_mse_close(cv.mse_path_, expected, rtol=1e-10)
+    # both sides are certified at TIGHT, not bit-identical: the one-pass fold
+    # statistics and the explicit refit stop at different certified points
+    slack = certified_slack(
+        X,
+        w,
+        splits,
+        cv.alphas_,
+        0.5,
+        expected,
+        y=y,
+        fit_intercept=fit_intercept,
+        standardize=standardize,
+    )
+    _assert_within(cv.mse_path_, expected, slack)
 
 
 @pytest.mark.parametrize("solver", ["covariance", "naive"])
