@@ -82,7 +82,7 @@ class Dataset:
     name: str
     n_samples: int
     n_features: int
-    kind: Literal["dense", "sparse"] = "dense"
+    kind: Literal["dense", "sparse", "spectra"] = "dense"
     density: float = 1.0
     n_informative: int = 20
     rho: float = 0.5
@@ -169,6 +169,7 @@ SPARSE = Dataset(
     scale_features=True,
 )
 
+SPECTRA = Dataset("spectra", 2_000, 500, kind="spectra", n_informative=5, seed=6)
 LOGIT = Dataset("logit", 100_000, 100, n_informative=20, seed=3, family="binomial")
 MULTI = Dataset("multi", 50_000, 100, n_informative=20, seed=4, family="multinomial", n_classes=5)
 LOGIT_SPARSE = Dataset(
@@ -250,6 +251,28 @@ PROBLEMS: dict[str, Problem] = {
             alpha_divisor=20.0,
             reference="sklearn_gram",
             report_floor=True,
+            peers=_PATH_PEERS,
+        ),
+        Problem(
+            "collinear_path",
+            SPECTRA,
+            "path",
+            "Ill-conditioned dense n=2,000 x p=500, spectra-like (10 smooth bumps mixed per "
+            "row plus 5e-5 noise: neighbouring columns almost equal, condition number of "
+            "the centred design ~1e6), 100 alphas down to 1e-3*alpha_max, l1_ratio=0.5, "
+            "intercept. Plain coordinate descent crawls here.",
+            eps=1e-3,
+            reference="sklearn_gram",
+            peers=_PATH_PEERS,
+        ),
+        Problem(
+            "collinear_single",
+            SPECTRA,
+            "single",
+            "One fit on the collinear (spectra) data at alpha = alpha_max/100, l1_ratio=0.5, "
+            "intercept.",
+            alpha_divisor=100.0,
+            reference="sklearn_gram",
             peers=_PATH_PEERS,
         ),
         Problem(
@@ -432,6 +455,35 @@ def make_dense(
     return X, y
 
 
+# spectra: smooth bumps mixed per row, plus this much white noise (it sets the
+# condition number of the centred design: ~1e6 at n=2,000, p=500)
+_SPECTRA_BUMPS = 10
+_SPECTRA_NOISE = 5e-5
+
+
+def make_spectra(n: int, p: int, *, n_informative: int, seed: int) -> tuple[FloatArray, FloatArray]:
+    """Return an ill-conditioned Fortran-ordered X (n, p) and y (n,), like NIR spectra.
+
+    Each row mixes ``_SPECTRA_BUMPS`` Gaussian bumps (random centres and
+    widths 0.05-0.3 on a grid of p wavelengths) with N(0, 1) weights, plus a
+    per-column baseline U(-1, 1) and N(0, _SPECTRA_NOISE^2) noise: neighbouring
+    columns are almost equal and the centred design's condition number is
+    ~1e6. y = X[:, support] b* + noise (signal-to-noise 3), b* as for dense.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, p)
+    centres = rng.uniform(0.0, 1.0, _SPECTRA_BUMPS)
+    widths = rng.uniform(0.05, 0.3, _SPECTRA_BUMPS)
+    bumps = np.exp(-(((t[None, :] - centres[:, None]) / widths[:, None]) ** 2))
+    X = np.asfortranarray(
+        rng.standard_normal((n, _SPECTRA_BUMPS)) @ bumps
+        + rng.uniform(-1.0, 1.0, p)
+        + _SPECTRA_NOISE * rng.standard_normal((n, p))
+    )
+    support, values = _true_coef(rng, p, n_informative)
+    return X, _make_y(rng, X[:, support] @ values, n)
+
+
 def make_sparse(
     n: int,
     p: int,
@@ -463,7 +515,10 @@ def ensure_cached(dataset: Dataset, scale: float) -> Path:
         return d
     d.mkdir(parents=True, exist_ok=True)
     n, p, density = dataset.sized(scale)
-    if dataset.kind == "dense":
+    if dataset.kind == "spectra":
+        X, y = make_spectra(n, p, n_informative=dataset.n_informative, seed=dataset.seed)
+        np.save(d / "X.npy", X)
+    elif dataset.kind == "dense":
         X, y = make_dense(
             n,
             p,
@@ -511,7 +566,7 @@ def load(dataset: Dataset, scale: float) -> tuple[Matrix, FloatArray]:
     """
     d = ensure_cached(dataset, scale)
     y = np.load(d / "y.npy")
-    if dataset.kind == "dense":
+    if dataset.kind in ("dense", "spectra"):
         return np.load(d / "X.npy"), y
     meta = json.loads((d / "meta.json").read_text())
     X = sp.csc_matrix(

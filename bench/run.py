@@ -14,6 +14,9 @@ The problem's reference peer runs its whole ladder first so the best
 objective is known early; every other ladder stops once a rung is 10x inside
 the target (a tighter rung would only cost time). See bench/README.md.
 
+``--defaults`` instead measures every peer once, at its library's default
+tolerance (what a new user gets), and reports the precision reached there.
+
 Writes bench/results/<problem>.json (raw numbers; ``<problem>@scale<s>.json``
 when --scale != 1) and, with --write, replaces the problem's section of
 bench/RESULTS.md, keeping the other sections.
@@ -327,7 +330,10 @@ def run_problem(
         # target by _STOP_FACTOR against the best known so far.
         first_peer = not measurements
         previous: dict[str, Any] | None = None
-        for tol in info.tols:
+        # --defaults: only the reference peer climbs its ladder (to find the
+        # best objective); every peer is then measured at its default rung
+        tols = info.tols if (first_peer or not args.defaults) else ()
+        for tol in tols:
             log(f"{problem.name}: {peer} {info.tol_param}={tol:g} ...")
             spec = {
                 "problem": problem.name,
@@ -379,6 +385,31 @@ def run_problem(
             previous = meas
             if status == "timeout" or converged:
                 break
+        if args.defaults and peer not in skip:
+            meas = run_worker(
+                {
+                    "problem": problem.name,
+                    "peer": peer,
+                    "tol": info.default_tol,
+                    "scale": args.scale,
+                    "repeat": args.repeat,
+                    "jit": info.jit,
+                    "eps": args.eps,
+                },
+                args.timeout,
+                cold_jit=args.cold_jit and info.jit,
+            )
+            meas.update(peer=peer, tol=info.default_tol, at_default=True)
+            measurements.append(meas)
+            if problem.task == "cv":
+                cv_best.add(meas)
+            elif "objectives" in meas:
+                obj = np.asarray(meas["objectives"])
+                best = obj.copy() if best is None else np.minimum(best, obj)
+            log(
+                f"{problem.name}: {peer} at its default {info.tol_param}={info.default_tol:g}: "
+                f"{meas['status']}, median {_fmt_s(meas.get('median_s'))} s"
+            )
         if first_peer and measurements:
             reference = peer
             # CV: the reference choice is the one at the reference peer's tightest rung
@@ -424,7 +455,10 @@ def summarize(problem: Problem, raw: dict[str, Any], floor_s: float | None) -> l
             continue
         ok_runs = [m for m in runs if m["status"] == "ok"]
         passing = [m for m in ok_runs if m["passes"]]
-        if passing:
+        at_default = [m for m in runs if m.get("at_default")]
+        if at_default:
+            chosen, reached = at_default[-1], bool(at_default[-1]["passes"])
+        elif passing:
             chosen, reached = passing[0], True
         elif ok_runs:
             chosen = min(ok_runs, key=lambda m: np.inf if m["gap"] is None else m["gap"])
@@ -459,7 +493,9 @@ def summarize(problem: Problem, raw: dict[str, Any], floor_s: float | None) -> l
         rows.append(row)
 
     timed = [r for r in rows if r["median_s"] is not None and r["status"] == "ok"]
-    peers_ok = [r for r in timed if r["peer"] not in OWN and r["reached"]]
+    at_defaults = any(m.get("at_default") for m in measurements)
+    # at the defaults every peer counts, whatever precision its default reached
+    peers_ok = [r for r in timed if r["peer"] not in OWN and (r["reached"] or at_defaults)]
     fastest = min(peers_ok, key=lambda r: r["median_s"]) if peers_ok else None
     for r in rows:
         ok = r["median_s"] is not None and r["status"] == "ok"
@@ -547,13 +583,24 @@ def render_section(key: str, record: dict[str, Any]) -> str:
             f"- alpha = alpha_max/{problem.alpha_divisor:g} = {record['alphas'][0]:.4g},"
             f" l1_ratio {problem.l1_ratio}"
         )
-    if problem.task in ("path", "single"):
+    defaults = bool(record.get("defaults"))
+    if defaults:
+        lines.append(
+            "- At the defaults: every solver at its library's default tolerance (the value "
+            "a new user gets; the 'tol used' column), nothing tuned; 'rel. obj. gap' is "
+            "its precision there, max over alphas of (P - P_best)/P_best with P_best the "
+            "lowest P any run reached (the reference ladder: "
+            f"{record['reference'] or '-'}, run to its tightest rung first); "
+            "'(not reached)' marks a gap above "
+            f"{GAP_THRESHOLD:g}. 'vs fastest peer' compares times at the defaults."
+        )
+    elif problem.task in ("path", "single"):
         lines.append(
             f"- Precision: each solver at its first tolerance whose max over alphas of "
             f"(P - P_best)/P_best <= {GAP_THRESHOLD:g}; P_best = lowest P any run reached "
             f"(reference ladder: {record['reference'] or '-'})"
         )
-    if problem.task == "cv":
+    if problem.task == "cv" and not defaults:
         lines.append(
             f"- Precision: each solver at its first tolerance that chooses the same (alpha, "
             f"l1_ratio) as {record['reference'] or '-'} at its tightest "
@@ -627,7 +674,8 @@ def render_section(key: str, record: dict[str, Any]) -> str:
         cells.append(_fmt_s(r["first_call_s"]))
         lines.append("| " + " | ".join(cells) + " |")
     fastest = next((r["fastest_peer"] for r in record["rows"] if r.get("fastest_peer")), None)
-    lines += ["", f"Fastest peer at the target precision (glmops excluded): {fastest or '-'}."]
+    where = "at the defaults" if defaults else "at the target precision"
+    lines += ["", f"Fastest peer {where} (glmops excluded): {fastest or '-'}."]
     lines += ["", f"<!-- /section:{key} -->", ""]
     return "\n".join(lines)
 
@@ -746,6 +794,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         default=None,
         help="a line added to every section of this run (e.g. other load on the machine)",
     )
+    ap.add_argument(
+        "--defaults",
+        action="store_true",
+        help="measure every peer at its library's default tolerance (the reference peer "
+        "still climbs its ladder first, for the best objective); sections <problem>@defaults",
+    )
     ap.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = ap.parse_args(argv)
     args.problem_list = [p for p in args.problems.split(",") if p]
@@ -825,6 +879,8 @@ def main(argv: list[str] | None = None) -> int:
             [m["loadavg_after"][0] for m in raw["measurements"] if m.get("loadavg_after")]
         )
         key = name if args.scale == 1.0 else f"{name}@scale{args.scale:g}"
+        if args.defaults:
+            key += "@defaults"
         record = {
             "problem": name,
             "key": key,
@@ -839,6 +895,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": args.repeat,
             "timeout_s": args.timeout,
             "cold_jit": args.cold_jit,
+            "defaults": args.defaults,
             "note": args.note,
             "load": load_stats,
             "gap_threshold": GAP_THRESHOLD,

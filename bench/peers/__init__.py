@@ -71,6 +71,9 @@ class PeerInfo:
     package: str  # distribution name for the version line
     tol_param: str  # the peer's own name for the stopping tolerance
     tols: tuple[float, ...]  # loose -> tight
+    # the library's own default for that tolerance (what a new user gets): the
+    # one rung run by ``bench.run --defaults``
+    default_tol: float = 1e-4
     jit: bool = False  # numba: warm-up call first, reported as "1st call"
     dense: bool = True
     sparse: bool = True
@@ -85,6 +88,10 @@ class PeerInfo:
     def module(self) -> str:
         return f"bench.peers.{self.name}"
 
+
+# glmops' default ``tol`` (ElasticNet, LogisticRegression and their paths/CV):
+# tests/unit/estimators/test_estimators.py checks that the estimators agree
+GLMOPS_DEFAULT_TOL = 1e-7
 
 _SK_TOLS = (1e-4, 1e-6, 1e-8, 1e-10, 1e-12)
 _TOLS = (1e-4, 1e-6, 1e-8, 1e-10)
@@ -122,7 +129,16 @@ PEERS: dict[str, PeerInfo] = {
         ),
         PeerInfo("skglm", "skglm ElasticNet", "skglm", "tol", _TOLS, jit=True),
         PeerInfo("celer", "celer celer_path", "celer", "tol", _TOLS),
-        PeerInfo("glmops", "glmops enet_path", "glmops", "tol", _TOLS, jit=True, cv=True),
+        PeerInfo(
+            "glmops",
+            "glmops enet_path",
+            "glmops",
+            "tol",
+            _TOLS,
+            default_tol=GLMOPS_DEFAULT_TOL,
+            jit=True,
+            cv=True,
+        ),
         # --- logistic (binary and multinomial) ---
         PeerInfo(
             "sklearn_saga",
@@ -163,6 +179,7 @@ PEERS: dict[str, PeerInfo] = {
             "glmops",
             "tol",
             _TOLS,
+            default_tol=GLMOPS_DEFAULT_TOL,
             jit=True,
             cv=True,
             family="logistic",

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import cho_factor, cho_solve
 
 from glmops._typing import BoolArray, FloatArray
 from glmops.core import kernels
@@ -52,8 +53,13 @@ RIDGE_GRID_L1_RATIO = 1e-3
 _FULL_GRAM_SHARE = 0.3
 # sparse columns with mean^2 above this multiple of their variance are centred exactly
 _EXACT_CENTRING_RATIO = 1e4
-# CD epochs at one alpha before trying an active-set Newton step (Gram backend)
-_EPOCHS_BEFORE_NEWTON = 20
+# CD epochs per round at one alpha; an uncertified round ends in an active-set
+# Newton step (fewer rounds: a cold start at a small alpha first thins its support)
+_EPOCHS_BEFORE_NEWTON = 50
+# zero crossings followed by one active-set Newton step; each costs a k x k
+# solve, so a support far from the final one (a cold start at a small alpha)
+# is thinned by CD epochs between steps rather than one feature per solve here
+_NEWTON_MAX_SEGMENTS = 10
 # a Newton block whose Cholesky pivot^2 falls below this share of its largest
 # diagonal entry is treated as singular (condition number ~1e10 and above)
 _PIVOT_FLOOR = 1e-10
@@ -268,6 +274,7 @@ class GramBackend:
             if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
                 return total_epochs, primal, gap, status
             self._newton_step(l1, l2, positive)
+            total_epochs += 1  # a Newton step counts as one pass towards max_iter
 
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
         """Replace the current support's coefficients by their active-set Newton solution."""
@@ -292,7 +299,8 @@ def active_set_newton(
     exact solution. When a coefficient would change sign the step stops at the
     first zero crossing, that feature leaves the support and the system is
     solved again (a primal active-set method: each segment lowers the
-    objective, which is the quadratic of the sign pattern there). A singular
+    objective, which is the quadratic of the sign pattern there), for at most
+    ``_NEWTON_MAX_SEGMENTS`` segments. A singular
     block (exactly collinear columns, no ridge) is followed along its null
     space, where the objective falls linearly, to the first crossing. Returns
     None when the result does not lower ``1/2 b'Hb - c'b + l1'|b|``.
@@ -309,7 +317,7 @@ def active_set_newton(
     sign = np.sign(b)
     x = b.copy()
     free = np.flatnonzero(x)
-    for _ in range(b.shape[0]):
+    for _ in range(min(b.shape[0], _NEWTON_MAX_SEGMENTS)):
         target, is_ray = _newton_target(
             H[np.ix_(free, free)], c[free] - l1[free] * sign[free], x[free]
         )
@@ -353,9 +361,10 @@ def _newton_target(H: FloatArray, g: FloatArray, x: FloatArray) -> tuple[FloatAr
     along the null space, where rounding leaves the quadratic slightly tilted.
     """
     try:
-        pivots = np.diag(np.linalg.cholesky(H))
+        factor = cho_factor(H, check_finite=False)
+        pivots = np.diag(factor[0])
         if pivots.min() ** 2 > _PIVOT_FLOOR * float(np.max(np.diag(H))):
-            t = np.linalg.solve(H, g)
+            t = cho_solve(factor, g, check_finite=False)
             return (t, False) if np.all(np.isfinite(t)) else (None, False)
     except np.linalg.LinAlgError:
         pass
@@ -436,6 +445,7 @@ class _ResidualBackend:
             if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
                 return total_epochs, primal, gap, status
             self._newton_step(l1, l2, positive)
+            total_epochs += 1  # a Newton step counts as one pass towards max_iter
 
     def _epochs(
         self,

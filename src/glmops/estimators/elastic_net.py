@@ -65,7 +65,11 @@ __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "enet_path"]
 _warn_if_not_converged = functools.partial(
     warn_if_not_converged,
     scale="the objective",
-    advice="Increase max_iter, or check for badly scaled features.",
+    advice=(
+        "Increase max_iter (it counts CD epochs per alpha, an active-set Newton step as "
+        "one), set standardize=True if features have very different scales, or raise tol "
+        "if this precision is not needed."
+    ),
 )
 
 _COMMON_CONSTRAINTS: dict[str, list[Any]] = {
@@ -248,7 +252,8 @@ class ElasticNet(_LinearRegressor):
         above its minimum, is <= ``tol`` times the objective: the default
         certifies the objective to within 1e-7 (relative) of the optimum.
     max_iter : int, default=1000
-        Maximum coordinate-descent epochs.
+        Maximum passes at one alpha: coordinate-descent epochs over the working
+        set, an active-set Newton step counting as one (every solver alike).
 
     Attributes
     ----------
