@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg.cython_blas as cython_blas
 
-__all__ = ["syrk_rows", "syrk_available"]
+__all__ = ["syrk_available", "syrk_rows"]
 
 _INT = ctypes.POINTER(ctypes.c_int)
 _DOUBLE = ctypes.POINTER(ctypes.c_double)
