@@ -448,8 +448,9 @@ def _raw_moments_dense(
     two-column gemm (``Xb'[w*y, w]``) back to back, so X is read from memory
     once; with unit weights the syrk accumulates into ``G`` inside BLAS
     (:mod:`glmops.core._blas`), which leaves ~1.03x one bare ``X'X`` at
-    n=100k, p=200 (1.13x with numpy's allocating ``Xb.T @ Xb``). A fold's scattered rows are gathered block by block, never as a
-    whole copy. ``w`` and ``y64`` are already restricted to ``rows``.
+    n=100k, p=200 (1.13x with numpy's allocating ``Xb.T @ Xb``). A fold's
+    scattered rows are gathered block by block, never as a whole copy. ``w``
+    and ``y64`` are already restricted to ``rows``.
     """
     p = X.shape[1]
     n = w.shape[0]
