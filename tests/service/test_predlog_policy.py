@@ -96,7 +96,10 @@ def test_a_log_that_cannot_keep_up_answers_503_with_retry_after(registry, make_s
         assert body["errors"][0]["kind"] == "log_full"
         assert _metric(srv, "glmops_request_errors_total", model="churn", reason="log_full") == 1
         assert _metric(srv, "glmops_prediction_log_refused_total") == 10
-        gate.set()  # the store catches up
+        gate.set()  # the store catches up ...
+        # ... and has written the first 25 rows (under load that can take longer
+        # than max_wait_s; waiting on the flush keeps the test deterministic)
+        assert srv.state.log.flush(timeout_s=30)
         again = c.post(URL, json={"instances": [RECORD] * 10})
         assert again.status_code == 200, again.text
         assert c.get("/healthz").status_code == 200  # the process kept serving
