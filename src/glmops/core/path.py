@@ -66,7 +66,12 @@ _PIVOT_FLOOR = 1e-10
 # a null-space part of the Newton right-hand side above this share (squared
 # norms; 1e-10 in norm, well above rounding) is a real descent ray
 _RAY_FLOOR = 1e-20
-# largest n*k (or k*k) block an active-set Newton step of a residual backend builds
+# largest support an active-set Newton step factorises (k^3/3 flops: ~0.1 s at 1,000)
+_NEWTON_MAX_SUPPORT = 1000
+# largest singular (or near-singular) block followed by an eigendecomposition
+# (~9 k^3 flops); a larger one is left to CD
+_EIGEN_MAX_SUPPORT = 300
+# largest n*k block an active-set Newton step of a residual backend builds
 _NEWTON_MAX_CELLS = 20_000_000
 
 
@@ -279,7 +284,7 @@ class GramBackend:
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
         """Replace the current support's coefficients by their active-set Newton solution."""
         active = np.flatnonzero(self._b)
-        if active.size == 0:
+        if active.size == 0 or active.size > _NEWTON_MAX_SUPPORT:
             return
         H = self.G[np.ix_(active, active)] + np.diag(l2[active])
         new = active_set_newton(H, self.c[active], l1[active], self._b[active], positive)
@@ -368,6 +373,8 @@ def _newton_target(H: FloatArray, g: FloatArray, x: FloatArray) -> tuple[FloatAr
             return (t, False) if np.all(np.isfinite(t)) else (None, False)
     except np.linalg.LinAlgError:
         pass
+    if H.shape[0] > _EIGEN_MAX_SUPPORT:
+        return None, False
     lam, V = np.linalg.eigh(H)
     if not np.all(np.isfinite(lam)) or lam[-1] <= 0.0:
         return None, False
@@ -476,7 +483,13 @@ class _ResidualBackend:
         """
         active = np.flatnonzero(self._b)
         n = self.wn.shape[0]
-        if active.size == 0 or active.size * max(n, active.size) > _NEWTON_MAX_CELLS:
+        if active.size == 0 or active.size > _NEWTON_MAX_SUPPORT:
+            return
+        # a support wider than the rows is singular without a ridge (only the
+        # eigen route could follow it, at k^3 cost): CD thins it first
+        if active.size > n and not np.all(l2[active] > 0.0):
+            return
+        if active.size * n > _NEWTON_MAX_CELLS:
             return
         XA = self._centred_columns(active)
         WXA = XA * self.wn[:, None]
