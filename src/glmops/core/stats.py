@@ -193,7 +193,8 @@ class SufficientStats:
     def weighted_sse_path(self, intercepts: FloatArray, coefs: FloatArray) -> FloatArray:
         """Vectorised :meth:`weighted_sse` for ``coefs`` of shape (n_alphas, p)."""
         c0 = intercepts + coefs @ self.x_shift - self.y_shift
-        quad = np.einsum("ij,jk,ik->i", coefs, self.sxx, coefs)
+        # one gemm, then a row-wise dot (einsum's three-operand form does not use BLAS)
+        quad = np.einsum("ij,ij->i", coefs @ self.sxx, coefs)
         sse = (
             self.syy
             - 2.0 * coefs @ self.sxy
