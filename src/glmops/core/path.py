@@ -233,8 +233,10 @@ class GramBackend:
         return self._grad
 
     def _fill_columns(self, wanted: BoolArray) -> None:
+        if self._column_source is None:  # a full Gram matrix: nothing to fetch
+            return
         missing = np.flatnonzero(wanted & ~self.has_column)
-        if missing.size == 0 or self._column_source is None:
+        if missing.size == 0:
             return
         if (self.has_column.sum() + missing.size) > _FULL_GRAM_SHARE * self.n_features:
             missing = np.flatnonzero(~self.has_column)  # the source switches to syrk
