@@ -38,6 +38,12 @@ model, machine and load generator:
     mlserver-pw0     MLServer with parallel_workers 0 (inference in the HTTP process: no
                      IPC to a worker; faster on one core); counts as a framework
 
+    and the practical limit (issue 15 measures glmops against it, side by side):
+    practical-limit  a hand-written endpoint (LIMIT_APP): FastAPI + orjson + numpy, one
+                     POST route taking glmops's JSON bodies and scoring the same linear map
+                     (w, b read off the glmops model); no validation, metrics, log or auth;
+                     uvicorn with glmops serve's settings (uvloop, httptools, no access log)
+
     request bodies (one row / 1,000 rows):
     glmops     {"instances": [{"x0": v, ...}]} / {"columns": [...], "data": [[...], ...]};
                and the 1,000 rows as an Arrow IPC stream (30 float64 columns)
@@ -51,7 +57,8 @@ BLAS threads are pinned to 1 in every server; traffic goes to 127.0.0.1 only. Se
 keep their own default logging (to a file). Per server:
 
 - start-up: wall time from spawn to the first successful prediction (polled every 20 ms),
-  the median of 3 start-ups (each stopped again but the last);
+  the median of 3 start-ups (each stopped again but the last); glmops's modules are
+  byte-compiled before the first (as a wheel install leaves them);
 - idle RSS: the whole process tree (psutil), after start-up and 20 single-row requests
   (then two 1,000-row requests check the batch answers; the RSS after them and after the
   load runs below is reported too: a batch grows some servers' heaps for good);
@@ -77,7 +84,8 @@ keep their own default logging (to a file). Per server:
 
 ``--quick`` shortens every run (3 s, soak 10 s) and writes neither RESULTS.md nor
 serving.json unless asked (``--write``, ``--out``). ``--only`` takes any of glmops,
-glmops-log-off, mlflow, bentoml, mlserver, mlserver-pw0 (default: all, in that order).
+glmops-log-off, practical-limit, mlflow, bentoml, mlserver, mlserver-pw0 (default: all,
+in that order).
 ``--bentoml-batching off`` serves BentoML without adaptive batching (slower here: 228 vs
 301 req/s at 16 connections in a --quick trial).
 This file imports only the standard library at top level: the peers' venvs run it too
@@ -117,8 +125,19 @@ BATCH_ROWS = 1000
 MODEL = "enet"
 FEATURES = [f"x{i}" for i in range(N_FEATURES)]
 SERVER_CPU, CLIENT_CPU = 0, 1
-PEERS = ("glmops", "glmops-log-off", "mlflow", "bentoml", "mlserver", "mlserver-pw0")
+PEERS = (
+    "glmops",
+    "glmops-log-off",
+    "practical-limit",
+    "mlflow",
+    "bentoml",
+    "mlserver",
+    "mlserver-pw0",
+)
 GLMOPS = ("glmops", "glmops-log-off")
+# the hand-written endpoint: glmops's request bodies, no validation, no log (see LIMIT_APP)
+LIMIT = "practical-limit"
+GLMOPS_BODIES = (*GLMOPS, LIMIT)
 # a variant runs its base's server with one setting changed (see server_command)
 BASE = {"glmops-log-off": "glmops", "mlserver-pw0": "mlserver"}
 FRAMEWORKS = ("mlflow", "bentoml", "mlserver")
@@ -175,9 +194,13 @@ TARGETS = {
     "startup_s": 1.0,
     "idle_rss_mib": 150.0,
     "rss_growth_pct": 10.0,
+    # against the practical limit (issue 15): start-up at most 1.3x, req/s at least 1x
+    "startup_vs_limit": 1.3,
+    "c16_vs_limit": 1.0,
 }
 PEER_PACKAGES = {
     "glmops": ("glmops", "uvicorn", "fastapi", "starlette", "orjson", "sqlalchemy", "numpy"),
+    LIMIT: ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "orjson", "numpy"),
     "mlflow": ("mlflow", "scikit-learn", "numpy", "pandas", "uvicorn", "fastapi", "skops"),
     "bentoml": ("bentoml", "scikit-learn", "numpy", "uvicorn", "starlette", "pydantic"),
     "mlserver": (
@@ -246,6 +269,59 @@ class Regressor:
         self, input: Annotated[np.ndarray, Shape((-1, {p})), DType("float64")]
     ) -> np.ndarray:
         return self.model.predict(input)
+'''
+
+
+LIMIT_APP = '''\
+"""The practical limit of bench/serving.py (written by it): a hand-written endpoint.
+
+FastAPI + orjson + numpy, one POST route scoring the same linear model as glmops
+(y = X w + b, w and b read off the glmops model), glmops's request bodies; no
+validation, no metrics, no log, no auth. Run by bench/serving.py as
+``python limit_app.py PORT`` under uvicorn with glmops serve's settings (uvloop,
+httptools, no access log).
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import orjson
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+LINEAR = orjson.loads((Path(__file__).resolve().parent / "linear.json").read_bytes())
+FEATURES = LINEAR["features"]
+W = np.array(LINEAR["coef"])
+B = LINEAR["intercept"]
+
+app = FastAPI()
+
+
+@app.post("/v1/models/{name}/predict")
+async def predict(name: str, request: Request) -> Response:
+    payload = orjson.loads(await request.body())
+    if "instances" in payload:
+        X = np.array([[r[f] for f in FEATURES] for r in payload["instances"]], dtype=np.float64)
+    else:
+        X = np.array(payload["data"], dtype=np.float64)
+        if payload["columns"] != FEATURES:
+            X = X[:, [payload["columns"].index(f) for f in FEATURES]]
+    body = {"model": name, "predictions": (X @ W + B).tolist()}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+if __name__ == "__main__":
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
 '''
 
 
@@ -392,6 +468,14 @@ def train_glmops(work: Path, data: dict) -> dict:
     X = data["X"][:BATCH_ROWS]
     probe = result.model.predict(pa.table({f: X[:, j] for j, f in enumerate(FEATURES)}))
     coef = result.model.metadata["coefficients"]
+    # the practical limit scores y = X w + b: the model's map on raw features (affine, so
+    # read off at 0 and at each unit vector)
+    basis = np.vstack([np.zeros(N_FEATURES), np.eye(N_FEATURES)])
+    at = np.asarray(
+        result.model.predict(pa.table({f: basis[:, j] for j, f in enumerate(FEATURES)})),
+        dtype=float,
+    ).ravel()
+    linear = {"features": FEATURES, "coef": (at[1:] - at[0]).tolist(), "intercept": float(at[0])}
     return {
         "alpha": float(hp["alpha"]),
         "l1_ratio": float(hp["l1_ratio"]),
@@ -403,6 +487,7 @@ def train_glmops(work: Path, data: dict) -> dict:
         "artifact": str(result.artifact_path),
         "db": db,
         "probe": np.asarray(probe, dtype=float).ravel().tolist(),
+        "linear": linear,
         "nonzero": int(np.count_nonzero(np.asarray(coef["standardized"]))),
         "metrics": result.model.metadata.get("metrics", {}),
     }
@@ -486,6 +571,19 @@ def prep_peer(peer: str, work: Path, alpha: float, l1_ratio: float) -> dict:
             )
         )
     return res
+
+
+def prep_limit(work: Path, linear: dict, X: Any) -> list[float]:
+    """Write the practical limit's app and the glmops model's linear map; return what it
+    answers for the rows ``X`` (its own model, computed here)."""
+    import numpy as np
+
+    out = work / LIMIT
+    out.mkdir(exist_ok=True)
+    (out / "limit_app.py").write_text(LIMIT_APP)
+    (out / "linear.json").write_text(json.dumps(linear))
+    values = np.asarray(X) @ np.array(linear["coef"]) + linear["intercept"]
+    return [float(v) for v in values]
 
 
 # -- processes -----------------------------------------------------------------------------
@@ -678,11 +776,11 @@ class Spec:
         one = rows[0]
         record = dict(zip(FEATURES, one, strict=True))
         batch = rows[:BATCH_ROWS]
-        if peer in GLMOPS:
+        if peer in GLMOPS_BODIES:
             self.path = f"/v1/models/{MODEL}/predict"
             self.single = _dumps({"instances": [record]})
             self.batch = _dumps({"columns": FEATURES, "data": batch})
-            self.batch_arrow = _arrow_stream(batch)
+            self.batch_arrow = _arrow_stream(batch) if peer in GLMOPS else None
             self.bad = {
                 "null": _dumps({"instances": [{**record, "x3": None}]}),
                 "string": _dumps({"instances": [{**record, "x3": "abc"}]}),
@@ -730,7 +828,7 @@ class Spec:
 
     def predictions(self, body: bytes) -> list[float]:
         data = json.loads(body)
-        if self.peer in (*GLMOPS, "mlflow"):
+        if self.peer in (*GLMOPS_BODIES, "mlflow"):
             values = data["predictions"]
         elif self.peer == "bentoml":
             values = data
@@ -762,6 +860,9 @@ def server_command(peer: str, work: Path, port: int) -> tuple[list[str], Path, d
         cfg.write_text(yaml.safe_dump(config, sort_keys=False))
         glmops = Path(sys.executable).parent / "glmops"
         return [str(glmops), "serve", "--config", str(cfg)], gdir, _env()
+    if peer == LIMIT:
+        ldir = work / LIMIT
+        return [sys.executable, str(ldir / "limit_app.py"), str(port)], ldir, _env()
     venv = VENVS[peer]
     pdir = work / peer
     if peer == "mlflow":
@@ -1352,7 +1453,17 @@ def evaluate_targets(res: dict) -> list[dict]:
 
     add("single-row p99 (c1)", g["c1"]["p99_ms"], TARGETS["single_p99_ms"], "<=", "ms")
     add("req/s at 16 connections", g["c16"]["req_s"], TARGETS["c16_rps"], ">=", "req/s")
-    peers = {p: r for p, r in res["servers"].items() if p not in GLMOPS and "c16" in r}
+    peers = {p: r for p, r in res["servers"].items() if p not in GLMOPS_BODIES and "c16" in r}
+    limit = res["servers"].get(LIMIT)
+    limit = limit if limit and "c16" in limit else None
+    add(
+        "req/s at 16 connections vs the practical limit (same run)",
+        g["c16"]["req_s"] / limit["c16"]["req_s"] if limit else None,
+        TARGETS["c16_vs_limit"],
+        ">=",
+        "x",
+        f"{LIMIT}: {limit['c16']['req_s']:,.0f} req/s" if limit else "",
+    )
     mlflow = peers.get("mlflow")
     add(
         "req/s at 16 connections vs MLflow",
@@ -1382,6 +1493,17 @@ def evaluate_targets(res: dict) -> list[dict]:
         ">=",
         "rows/s",
     )
+    batch_peers = {p: r["batch"]["rows_s"] for p, r in peers.items() if "batch" in r}
+    if batch_peers:
+        best = max(batch_peers, key=batch_peers.__getitem__)
+        add(
+            "1,000-row JSON batch rows/s vs the best framework (same run)",
+            g.get("batch", {}).get("rows_s", 0.0) / batch_peers[best],
+            1.0,
+            ">=",
+            "x",
+            f"best: {best}, {batch_peers[best]:,.0f} rows/s",
+        )
     add(
         "1,000-row batch rows/s (Arrow IPC body)",
         g.get("batch_arrow", {}).get("rows_s"),
@@ -1390,6 +1512,14 @@ def evaluate_targets(res: dict) -> list[dict]:
         "rows/s",
     )
     add("start-up to first prediction", g["startup"]["startup_s"], TARGETS["startup_s"], "<=", "s")
+    add(
+        "start-up vs the practical limit (same run)",
+        g["startup"]["startup_s"] / limit["startup"]["startup_s"] if limit else None,
+        TARGETS["startup_vs_limit"],
+        "<=",
+        "x",
+        f"{LIMIT}: {limit['startup']['startup_s']:.2f} s" if limit else "",
+    )
     add("idle RSS", g["idle_rss_mib"], TARGETS["idle_rss_mib"], "<=", "MiB")
     s = g.get("soak")
     add(
@@ -1460,7 +1590,8 @@ def _target_line(t: dict) -> str:
     if "limit" not in t:
         return f"- {t['target']}: {word} ({t['note']})"
     v, unit = t["value"], t["unit"]
-    val = f"{v:,.0f}" if abs(v) >= 1000 else (f"{v:.3g}" if unit != "x" else f"{v:.1f}")
+    ratio = f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
+    val = f"{v:,.0f}" if abs(v) >= 1000 else (f"{v:.3g}" if unit != "x" else ratio)
     lim = f"{t['limit']:,.0f}" if t["limit"] >= 1000 else f"{t['limit']:g}"
     margin = t["margin_pct"]
     if unit == "%":
@@ -1505,8 +1636,12 @@ def section(res: dict, text: str) -> str:
         "#2286). Two variants: `glmops-log-off` (the same server, `prediction_log: "
         "{enabled: false}`; the targets are judged on `glmops`, log on) and `mlserver-pw0` "
         "(`parallel_workers: 0`, inference in the HTTP process: MLServer's fastest setting "
-        "on one core; a framework for the comparison). Each server keeps its own default "
-        "logging, written to a file.",
+        "on one core; a framework for the comparison). "
+        f"`{LIMIT}` is the hand-written endpoint the issue measures against: FastAPI + "
+        "orjson + numpy, one POST route taking glmops's bodies and scoring the same "
+        "linear map (read off the glmops model), no validation, metrics, log or auth, "
+        "under uvicorn with glmops serve's settings (not a framework). Each server keeps "
+        "its own default logging, written to a file.",
         "",
         f"- Command: `{res['command']}`",
         f"- Date: {res['date']}; glmops at commit {m.get('git', '')[:7]}"
@@ -1759,6 +1894,11 @@ def main() -> None:
         "versions": {"glmops": _versions(PEER_PACKAGES["glmops"])},
         "servers": {},
     }
+    # glmops's own modules byte-compiled first, as installing a wheel does: start-up must
+    # not include compiling them (an editable install under PYTHONDONTWRITEBYTECODE would)
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "src" / "glmops"), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="glmops-serving-bench-"))
     res["tmp"] = str(work)
     ctx: dict[str, Any] = {"servers": [], "db": work / "registry.db", "log": log_dir(work)}
@@ -1777,6 +1917,10 @@ def main() -> None:
         prep: dict[str, dict] = {}
         for peer in only:
             if peer in GLMOPS:
+                continue
+            if peer == LIMIT:
+                expected[peer] = prep_limit(work, gm["linear"], data["X"][:BATCH_ROWS])
+                res["versions"][LIMIT] = _versions(PEER_PACKAGES[LIMIT])
                 continue
             log(f"{peer}: fitting and saving the scikit-learn pipeline in {VENVS[peer]}")
             try:

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 MODEL_FORMAT_VERSION = 1
 Task = Literal["regression", "binary", "multinomial"]
 Records = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+_FEW_SCORES = 8  # check_scores: up to this many scores are checked as floats
 OVERFLOW_EXPECTED = "values whose linear score is finite (these are far outside the training range)"
 
 
@@ -281,6 +282,8 @@ class Model:
         source : str, default="the input"
             What the rows come from, for the message.
         """
+        if decision.size <= _FEW_SCORES and all(map(math.isfinite, decision.flat)):
+            return  # a request's few scores: plain floats beat three numpy calls
         finite: BoolArray = np.isfinite(decision)
         if finite.ndim == 2:
             finite = np.all(finite, axis=1)

@@ -633,6 +633,9 @@ class Preprocessor:
             width = len(step.outputs)
             bounded = col.kind == "numeric" and col.minimum is not None and col.maximum is not None
             if isinstance(step, NumericStep):
+                # a step that only imputes and standardizes is applied inline (the same
+                # operations as NumericStep.apply_one, without the call)
+                plain = step.clip_low is None and step.clip_high is None and not step.log1p
                 plan.append(
                     (
                         col.name,
@@ -642,23 +645,30 @@ class Preprocessor:
                         col,
                         bounded,
                         step.impute_value is None or not col.nullable,
+                        col.kind == "numeric",
+                        plain,
                     )
                 )
             else:
                 known = frozenset(col.categories) if col.categories is not None else None
-                plan.append((col.name, j, width, step, col, known, not col.nullable))
+                plan.append((col.name, j, width, step, col, known, not col.nullable, False, False))
             j += width
         return plan
 
     def transform_record(
-        self, record: Mapping[str, Any], *, allow_extra: bool = True
+        self,
+        record: Mapping[str, Any],
+        *,
+        allow_extra: bool = True,
+        nulls: list[str] | None = None,
     ) -> tuple[FloatArray, list[Violation]]:
         """Return the feature vector of one record and the violations found in it.
 
         Missing fields, wrong types and nulls that cannot be imputed raise
         :class:`~glmops.errors.SchemaValidationError` (all of them at once);
         unseen categories and out-of-range values are returned as violations
-        and encoded like the batch path does.
+        and encoded like the batch path does. ``nulls``, when given, receives
+        the name of each feature whose value is ``None`` (in manifest order).
         """
         out = np.empty(self.n_features_out)
         errors: list[Violation] = []
@@ -670,15 +680,17 @@ class Preprocessor:
                 for k in record
                 if k not in known_fields
             )
-        for name, j, width, step, col, extra, strict_null in self._record_plan:
+        for name, j, width, step, col, extra, strict_null, is_number, plain in self._record_plan:
             if name not in record:
                 errors.append(Violation(name, "missing_column", f"a {col.kind} field", 1))
                 continue
             value = record[name]
+            if value is None and nulls is not None:
+                nulls.append(name)
             if isinstance(step, NumericStep):
                 if value is None:
                     x = math.nan
-                elif col.kind == "numeric" and (type(value) is float or type(value) is int):
+                elif is_number and (type(value) is float or type(value) is int):
                     try:
                         x = float(value)
                     except OverflowError:
@@ -707,7 +719,11 @@ class Preprocessor:
                             x,
                         )
                     )
-                out[j] = step.apply_one(x)
+                if plain:
+                    filled = step.impute_value if x != x and step.impute_value is not None else x
+                    out[j] = (filled - step.center) / step.scale
+                else:
+                    out[j] = step.apply_one(x)
                 if width == 2:
                     out[j + 1] = (float(x != x) - step.indicator_center) / step.indicator_scale
                 continue

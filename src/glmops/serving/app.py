@@ -40,7 +40,8 @@ from glmops.errors import ModelNotFound
 from glmops.registry.registry import Registry
 from glmops.serving.auth import TokenTable, authorize, refuse_open_bind
 from glmops.serving.errors import (
-    JSON,
+    JSONBytes,
+    ScoringRequest,
     error_answer,
     json_response,
     read_capped,
@@ -101,7 +102,7 @@ class _ServingApp(FastAPI):
                 scope["path_params"] = (
                     {"name": name} if version is None else {"name": name, "version": version}
                 )
-                request = Request(scope, receive)
+                request = ScoringRequest(scope, receive)
                 try:
                     response = await score_request(request, self.glmops, action == "explain")
                 except Exception as exc:  # the answer the app's exception handlers give
@@ -468,18 +469,18 @@ def _answered(call: _Call, done: _Answer, started: float) -> Response:
     body["predictions"], observed = answer(model, done.scored.decision)
     if done.explain:
         body["contributions"] = _contributions(model, done.rows)
-    response = Response(orjson.dumps(body), media_type=JSON, headers={"x-request-id": call.rid})
+    response = JSONBytes(orjson.dumps(body), call.rid)
     elapsed = time.perf_counter() - started
-    version = slot.version_label
-    metrics.child(metrics.requests, name, version, slot.route, "200").inc()
-    metrics.child(metrics.latency, name, version, slot.route).observe(elapsed)
-    metrics.child(metrics.rows, name, version, slot.route).inc(done.rows.n)
-    histogram = metrics.value if model.task == "regression" else metrics.probability
-    metrics.observe_many(metrics.child(histogram, name, version), observed)
-    known = model.preprocessor.schema.names
-    for note in done.scored.notes:
-        feature = note.column if note.column in known else OTHER
-        metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
+    answered = metrics.answered(slot)
+    answered.requests.inc()
+    answered.latency.observe(elapsed)
+    answered.rows.inc(done.rows.n)
+    metrics.observe_many(answered.predictions, observed)
+    if done.scored.notes:
+        known = model.preprocessor.schema.names
+        for note in done.scored.notes:
+            feature = note.column if note.column in known else OTHER
+            metrics.child(metrics.violations, name, feature, note.kind).inc(note.n_rows or 1)
     for feature, n in done.scored.missing.items():
         metrics.child(metrics.missing, name, feature).inc(n)
     routes = state.host.routes.get(name)

@@ -15,14 +15,16 @@ how many more there were.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import uuid
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from glmops._redact import redact_text, summarize
 from glmops.errors import (
@@ -40,6 +42,8 @@ from glmops.serving.inference import Refusal
 __all__ = [
     "JSON",
     "MAX_ERRORS",
+    "JSONBytes",
+    "ScoringRequest",
     "error_answer",
     "json_response",
     "read_capped",
@@ -66,7 +70,70 @@ def request_id(request: Request) -> str:
     given = request.headers.get("x-request-id")
     if given and _REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return _uuid4_hex()
+
+
+def _uuid4_hex() -> str:
+    """Return ``uuid.uuid4().hex``: the same random version-4 id, without the UUID object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
+class FirstHeaders(Headers):
+    """A request's headers, looked up in a dict of each name's first value.
+
+    Starlette's :class:`~starlette.datastructures.Headers` scans the header list
+    on every lookup; the scoring path looks up five names a request.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        first: dict[bytes, bytes] = {}
+        for key, value in reversed(self._list):
+            first[key] = value
+        self._first = first
+
+    def __getitem__(self, key: str) -> str:
+        return self._first[key.lower().encode("latin-1")].decode("latin-1")
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in self._first
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the first value of header ``key``, else ``default``."""
+        found = self._first.get(key.lower().encode("latin-1"))
+        return default if found is None else found.decode("latin-1")
+
+
+class ScoringRequest(Request):
+    """The request of a scoring route: headers through :class:`FirstHeaders`."""
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers (built once)."""
+        found: Headers | None = self.__dict__.get("_first_headers")
+        if found is None:
+            found = self.__dict__["_first_headers"] = FirstHeaders(self.scope)
+        return found
+
+
+class JSONBytes(Response):
+    """An encoded JSON body with its request id: the headers :func:`json_response` gives,
+    built directly (the scoring routes answer through this; no header parsing)."""
+
+    media_type = JSON
+
+    def __init__(self, content: bytes, rid: str, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = content
+        self.raw_headers = [
+            (b"x-request-id", rid.encode("latin-1")),
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
 
 
 def json_response(status: int, body: Any, rid: str | None = None) -> Response:

@@ -530,37 +530,47 @@ def _score_rows(model: Model, rows: Rows, policy: Policy) -> Scored:
 
 def _score_records(model: Model, rows: Rows, policy: Policy) -> Scored:
     pre = model.preprocessor
-    known = _known_fields(pre, policy.passthrough)
-    names = pre.schema.names
+    fields = _record_fields(pre, policy.passthrough, policy.max_string_chars)
+    known = fields.known
     X = np.empty((rows.n, pre.n_features_out))
     problems: list[dict[str, Any]] = []
     notes: list[Violation] = []
     missing: dict[str, int] = {}
     prefix = "instances" if rows.records is not None else "data"
+    cap = policy.max_string_chars
+    nulls: list[str] = []
     for i in range(rows.n):
         record = rows.record(i)
-        too_long = _text_problems(record.items(), policy.max_string_chars, f"{prefix}[{i}]")
-        if too_long:  # neither validated nor echoed: the problem names the field only
-            problems.extend(too_long)
-            continue
-        unexpected = [k for k in record if k not in known]
+        # a record of numeric and boolean features only (short names) holds text only
+        # where the pipeline refuses it: the text cap is checked when that happens
+        plain = fields.plain.issuperset(record)
+        if not plain:
+            too_long = _text_problems(record.items(), cap, f"{prefix}[{i}]")
+            if too_long:  # neither validated nor echoed: the problem names the field only
+                problems.extend(too_long)
+                continue
+        unexpected = [] if known.issuperset(record) else [k for k in record if k not in known]
         if unexpected and policy.reject_unexpected:
             problems.extend(
                 _problem(f"{prefix}[{i}].{k}", "unexpected_column", "no such field (not a feature)")
                 for k in unexpected
             )
+        nulls.clear()
         try:
-            X[i], found = pre.transform_record(record)
+            X[i], found = pre.transform_record(record, nulls=nulls)
         except SchemaValidationError as exc:
+            too_long = _text_problems(record.items(), cap, f"{prefix}[{i}]") if plain else []
+            if too_long:
+                problems.extend(too_long)
+                continue
             for v in exc.violations:
                 problems.append(
                     _problem(f"{prefix}[{i}].{v['column']}", v["kind"], v["expected"], v["example"])
                 )
             continue
         notes.extend(found)
-        for name in names:
-            if record.get(name) is None:
-                missing[name] = missing.get(name, 0) + 1
+        for name in nulls:
+            missing[name] = missing.get(name, 0) + 1
         if unexpected and not policy.reject_unexpected:
             notes.extend(
                 Violation(str(k), "unexpected_column", "a manifest field", 1) for k in unexpected
@@ -577,20 +587,39 @@ def _score_records(model: Model, rows: Rows, policy: Policy) -> Scored:
     return Scored(decision, notes, missing)
 
 
-# (id of the preprocessor, pass-through) -> (the preprocessor itself, the fields): the
-# object is kept so that its id cannot be reused by another while cached
-_KNOWN: dict[tuple[int, frozenset[str]], tuple[Preprocessor, frozenset[str]]] = {}
+@dataclass(frozen=True)
+class _Fields:
+    """The field names the record path checks a record against (one model, one policy)."""
+
+    known: frozenset[str]  # what a record may carry: features, the target, pass-through
+    plain: frozenset[str]  # numeric and boolean features named within the text cap
 
 
-def _known_fields(pre: Preprocessor, passthrough: frozenset[str]) -> frozenset[str]:
-    """Return the fields a record may carry: features, the target, pass-through keys."""
-    key = (id(pre), passthrough)
-    found = _KNOWN.get(key)
+# (id of the preprocessor, pass-through, text cap) -> (the preprocessor itself, its
+# fields): the object is kept so that its id cannot be reused by another while cached
+_FIELDS: dict[tuple[int, frozenset[str], int], tuple[Preprocessor, _Fields]] = {}
+
+
+def _record_fields(pre: Preprocessor, passthrough: frozenset[str], max_chars: int) -> _Fields:
+    """Return the fields a record is checked against, cached per preprocessor and policy."""
+    key = (id(pre), passthrough, max_chars)
+    found = _FIELDS.get(key)
     if found is None or found[0] is not pre:
-        if len(_KNOWN) > 256:
-            _KNOWN.clear()
+        if len(_FIELDS) > 256:
+            _FIELDS.clear()
+        names = pre.schema.names
         extra = {pre.schema.target} if pre.schema.target else set()
-        found = _KNOWN[key] = (pre, frozenset(pre.schema.names) | passthrough | extra)
+        known = frozenset(names) | passthrough | extra
+        plain = frozenset(
+            c.name
+            for c in pre.schema.columns
+            if c.kind in ("numeric", "boolean")
+            and c.name not in passthrough
+            and len(c.name) <= max_chars
+            and "\x00" not in c.name
+        )
+        fields = _Fields(known, plain)
+        found = _FIELDS[key] = (pre, fields)
     return found[1]
 
 
@@ -668,14 +697,40 @@ def _numeric_matrix_table(
     names = rows.names
     if any(c not in schema or schema[c].kind != "numeric" or c in passthrough for c in names):
         return None
-    flat = list(itertools.chain.from_iterable(rows.data))
-    if not set(map(type, flat)) <= _ALLOWED_TYPES["numeric"]:
-        return None
+    matrix = _number_matrix(rows)
+    if matrix is None:
+        flat = list(itertools.chain.from_iterable(rows.data))
+        if not set(map(type, flat)) <= _ALLOWED_TYPES["numeric"]:
+            return None
+        try:
+            matrix = np.array(flat, dtype=np.float64).reshape(rows.n, len(names))
+        except (OverflowError, TypeError, ValueError):
+            return None
+    columns = matrix.T.copy()  # one transpose, then each column is contiguous (no copy)
+    return pa.table({c: _arrow.floats(columns[j]) for j, c in enumerate(names)})
+
+
+def _number_matrix(rows: Rows) -> np.ndarray | None:
+    """Return a columnar payload's values as a float64 matrix when they are all JSON
+    numbers (one numpy conversion, no per-value type check), else None.
+
+    Any JSON value but a number or a bool (null, text, a list, an object, an integer
+    beyond int64) gives numpy another dtype or shape. A bool would pass as 1.0 or
+    0.0, so the cells that hold 0 or 1 are looked at one by one; None (a bool among
+    them) sends the caller to its value-by-value check.
+    """
+    assert rows.names is not None and rows.data is not None
     try:
-        matrix = np.array(flat, dtype=np.float64).reshape(rows.n, len(names))
+        found = np.array(rows.data)
     except (OverflowError, TypeError, ValueError):
         return None
-    return pa.table({c: _arrow.floats(matrix[:, j]) for j, c in enumerate(names)})
+    if found.dtype.kind not in "fi" or found.shape != (rows.n, len(rows.names)):
+        return None
+    data = rows.data
+    for i, j in zip(*np.nonzero((found == 0) | (found == 1)), strict=True):
+        if type(data[i][j]) is bool:
+            return None
+    return found.astype(np.float64, copy=False)
 
 
 def _score_batch(model: Model, table: pa.Table, rows: Rows, policy: Policy) -> Scored:

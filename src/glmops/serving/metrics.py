@@ -7,7 +7,8 @@ lookup and an observe, not a label resolution.
 from __future__ import annotations
 
 import platform
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from prometheus_client import (
@@ -19,7 +20,11 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["ServingMetrics"]
+if TYPE_CHECKING:
+    from glmops.model import Model
+    from glmops.serving.routing import Slot
+
+__all__ = ["Answered", "ServingMetrics"]
 
 LATENCY_BUCKETS = (
     0.00025,
@@ -37,6 +42,17 @@ LATENCY_BUCKETS = (
     2.5,
 )
 PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The labelled children an answered request of one slot counts in."""
+
+    model: Model  # kept so that the cache key's id cannot be reused by another model
+    requests: Any  # glmops_requests{status="200"}
+    latency: Any
+    rows: Any
+    predictions: Any  # the value (regression) or probability histogram
 
 
 class ServingMetrics:
@@ -159,6 +175,7 @@ class ServingMetrics:
         )
         build.labels(version, platform.python_version()).set(1)
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._answered: dict[tuple[str, int, str, int], Answered] = {}
 
     def child(self, metric: Any, *labels: str) -> Any:
         """Return the labelled child of ``metric``, cached."""
@@ -166,6 +183,24 @@ class ServingMetrics:
         found = self._children.get(key)
         if found is None:
             found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def answered(self, slot: Slot) -> Answered:
+        """Return the children an answered request of ``slot`` counts in, cached."""
+        key = (slot.name, slot.version, slot.route, id(slot.model))
+        found = self._answered.get(key)
+        if found is None or found.model is not slot.model:
+            if len(self._answered) > 256:
+                self._answered.clear()
+            name, version, route = slot.name, slot.version_label, slot.route
+            histogram = self.value if slot.model.task == "regression" else self.probability
+            found = self._answered[key] = Answered(
+                slot.model,
+                self.child(self.requests, name, version, route, "200"),
+                self.child(self.latency, name, version, route),
+                self.child(self.rows, name, version, route),
+                self.child(histogram, name, version),
+            )
         return found
 
     @staticmethod

@@ -127,6 +127,16 @@ class LogFull(Refusal):
 
 
 @dataclass(frozen=True)
+class _Layout:
+    """What the log keeps of one model's inputs: the manifest columns but ``drop_fields``."""
+
+    model: Model  # kept so that the cache key's id cannot be reused by another model
+    kept: tuple[ColumnSchema, ...]
+    names: tuple[str, ...]  # of kept, in manifest order
+    text: tuple[str, ...]  # the categorical ones
+
+
+@dataclass(frozen=True)
 class _Ready:
     """An entry measured for the queue: its rows, estimated bytes, and the batch item."""
 
@@ -186,8 +196,9 @@ class _Accumulated:
             self.block[i] = numeric
         except TypeError:  # a null (imputed): NaN in the block, null in the file
             self.block[i] = [np.nan if v is None else v for v in numeric]
-        for column, j in zip(self.objects, self.other, strict=True):
-            column.append(values[j])
+        if self.other:
+            for column, j in zip(self.objects, self.other, strict=True):
+                column.append(values[j])
         self.decision[i] = decision
         self.request_ids.append(request_id)
         self.rows.append(row)
@@ -304,9 +315,9 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         self._bytes = 0  # estimated bytes of the queued and buffered rows
         # (model, version) -> (tables, rows, monotonic time of the oldest row, bytes)
         self._buffers: dict[tuple[str, int], tuple[list[pa.Table], int, float, int]] = {}
-        # id(model) -> (model, kept columns, their names): the model is kept so that its
-        # id cannot be reused by another while cached
-        self._layouts: dict[int, tuple[Model, tuple[ColumnSchema, ...], tuple[str, ...]]] = {}
+        # id(model) -> what its log keeps (the model is kept in the layout so that its id
+        # cannot be reused by another while cached)
+        self._layouts: dict[int, _Layout] = {}
         self._accumulate = threading.Lock()  # the request loop and the shadow thread add rows
         self._accumulators: dict[tuple[str, int, int], _Accumulated] = {}
         self._flush_asked = 0
@@ -451,9 +462,9 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
     def _record_bytes(self, entry: Entry) -> int:
         """Estimated bytes a record-path entry holds: a float per value, its strings, and
         what the log adds."""
-        kept, _ = self._layout(entry.slot.model)
-        text = [c.name for c in kept if c.kind == "categorical"]
-        nbytes = 8 * len(kept) * entry.rows.n + self._derived_bytes(entry)
+        layout = self._layout(entry.slot.model)
+        text = layout.text
+        nbytes = 8 * len(layout.kept) * entry.rows.n + self._derived_bytes(entry)
         if text:
             for record in entry.rows.as_records():
                 for name in text:
@@ -539,7 +550,8 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
         n = ready.n
         row_bytes = ready.nbytes // max(n, 1)
         slot = entry.slot
-        kept, names = self._layout(slot.model)
+        layout = self._layout(slot.model)
+        kept, names = layout.kept, layout.names
         field = self.entity_fields.get(slot.name)
         key = (slot.name, slot.version, id(slot.model))
         request_key = None if entry.entity_key is None else str(entry.entity_key)[:128]
@@ -553,8 +565,12 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
                     entity = request_key
                     if field is not None and n > 1 and record.get(field) is not None:
                         entity = str(record[field])[:128]
+                    # a record in manifest order (the usual): its values as they are
+                    values = tuple(record.values())
+                    if len(values) != len(names) or tuple(record) != names:
+                        values = tuple(map(record.get, names))
                     acc.add(
-                        tuple(map(record.get, names)),
+                        values,
                         entry.decision[i],
                         entry.request_id,
                         i,
@@ -685,17 +701,21 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
 
     # -- entries -> one table ----------------------------------------------------------
 
-    def _layout(self, model: Model) -> tuple[tuple[ColumnSchema, ...], tuple[str, ...]]:
-        """The manifest columns a model's log keeps (all but ``drop_fields``) and their
-        names, cached."""
+    def _layout(self, model: Model) -> _Layout:
+        """The manifest columns a model's log keeps (all but ``drop_fields``), cached."""
         found = self._layouts.get(id(model))
-        if found is None or found[0] is not model:
+        if found is None or found.model is not model:
             if len(self._layouts) > 64:
                 self._layouts.clear()
             columns = model.preprocessor.schema.columns
             kept = tuple(c for c in columns if c.name not in self._drop_fields)
-            found = self._layouts[id(model)] = (model, kept, tuple(c.name for c in kept))
-        return found[1], found[2]
+            found = self._layouts[id(model)] = _Layout(
+                model,
+                kept,
+                tuple(c.name for c in kept),
+                tuple(c.name for c in kept if c.kind == "categorical"),
+            )
+        return found
 
     def _tables(self, items: Sequence[_Queued | _Accumulated]) -> pa.Table:
         """Return the log table of queued items of one model version."""
@@ -768,8 +788,7 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
             "latency_ms": spread(_arrow.floats([e.latency_ms for e in entries])),
             "sample_rate": _arrow.floats(np.full(total, self.sample_rate)),
         }
-        kept, _ = self._layout(model)
-        for col in kept:
+        for col in self._layout(model).kept:
             chunks = [c for e in entries for c in _column(e.table, col.name, _ARROW_TYPE[col.kind])]
             column = pa.chunked_array(chunks, type=_ARROW_TYPE[col.kind])
             columns[INPUT_PREFIX + col.name] = self._scrub(col.name, column)
