@@ -45,14 +45,18 @@ import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from glmops._arrow import mask, to_int
 from glmops._durable import fsync_dir, replace_durably
 from glmops._extras import require
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from glmops._arrow import pa
 
 __all__ = [
     "INPUT_PREFIX",
@@ -112,10 +116,6 @@ class LogFiles:
         host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:48] or "host"
         self.writer = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.compression = compression
-        # imported now, not at the first write: an import holds the GIL for tens of ms,
-        # and a serving process would stall its requests for that long
-        import pyarrow.parquet  # noqa: F401
-
         self._seq = 0
         self._lock = threading.Lock()
         self._made: set[str] = set()  # partition directories known to exist (and synced)
