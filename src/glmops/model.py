@@ -16,10 +16,9 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pyarrow as pa
 
 from glmops._typing import BoolArray, FloatArray, IntArray
 from glmops.artifact import ArtifactInfo, read_artifact, write_artifact
@@ -33,6 +32,11 @@ from glmops.errors import (
     ScoreOverflowError,
     UnsupportedFormatVersion,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from glmops._arrow import pa
 
 __all__ = ["MODEL_FORMAT_VERSION", "OVERFLOW_EXPECTED", "Model", "ScoredTable", "load_model"]
 

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from glmops.cli._common import EXIT_CODES_HELP, EXIT_FAILURE, cli_errors, console, fail, out
 from glmops.errors import GlmopsError
@@ -132,6 +130,8 @@ def train(
 @contextmanager
 def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
     """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -173,6 +173,8 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table(title=f"glmops train: {summary['model']}", show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value")
@@ -200,6 +202,8 @@ def evaluate(
     json_output: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
 ) -> None:
     """Evaluate a saved model on labelled data, through its own pipeline."""
+    from rich.table import Table
+
     from glmops.evaluation.evaluate import evaluate
     from glmops.evaluation.model_report import model_card_for, report_for
     from glmops.model import load_model
@@ -241,6 +245,8 @@ def validate(
     data: Annotated[Path, typer.Option("--data", help="CSV/Parquet to check.")],
 ) -> None:
     """Check a data file against a model's feature manifest; list every violation."""
+    from rich.table import Table
+
     from glmops.data.readers import read_table
     from glmops.model import load_model
 

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from glmops.cli._common import (
     EXIT_FAILURE,
@@ -180,6 +179,8 @@ def list_models(
     json_output: JsonOption = False,
 ) -> None:
     """List models, or the versions of one model."""
+    from rich.table import Table
+
     if name is None:
         models = _run(ctx, config, lambda r: r.list_models(), write=False)
         if json_output:
@@ -239,6 +240,8 @@ def diff(
     json_output: JsonOption = False,
 ) -> None:
     """Compare two versions: params, metrics, features, coefficients."""
+    from rich.table import Table
+
     result = _run(ctx, config, lambda r: r.diff(ref_a, ref_b), write=False)
     if json_output:
         out.print_json(json.dumps(result, default=str))
@@ -374,6 +377,8 @@ def history(
     json_output: JsonOption = False,
 ) -> None:
     """Print the audit log, newest first."""
+    from rich.table import Table
+
     events = _run(ctx, config, lambda r: r.history(name, limit=limit), write=False)
     if json_output:
         out.print_json(json.dumps(events, default=str))

@@ -25,11 +25,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from glmops import _arrow
 from glmops._typing import FloatArray, IntArray
@@ -40,6 +38,12 @@ from glmops.data.schema import (
     Violation,
     coerce_table,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from glmops._arrow import pa, pc
 
 __all__ = [
     "MISSING",

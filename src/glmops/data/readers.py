@@ -14,13 +14,19 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from glmops.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+else:
+    from glmops._arrow import LazyModule, pa
+
+    pacsv = LazyModule("pyarrow.csv")
+    pq = LazyModule("pyarrow.parquet")
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",

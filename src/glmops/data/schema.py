@@ -15,15 +15,19 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from glmops._arrow import strings, to_float64
 from glmops._typing import FloatArray
 from glmops.errors import InvalidInputError, SchemaValidationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:
+    from glmops._arrow import pa, pc
 
 __all__ = [
     "MAX_TEXT_CHARS",

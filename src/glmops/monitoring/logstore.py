@@ -45,14 +45,18 @@ import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from glmops._arrow import mask, to_int
 from glmops._durable import fsync_dir, replace_durably
 from glmops._extras import require
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    from glmops._arrow import pa
 
 __all__ = [
     "INPUT_PREFIX",
@@ -108,17 +112,39 @@ class LogFiles:
         compression: str = "snappy",
     ) -> None:
         self.root = root
-        self.fs, self.path, self.local = _filesystem(root, storage_options)
+        self._storage_options = storage_options
+        # a URL's file system is made now (a missing extra or a bad option fails at
+        # start-up); a plain directory's at the first write: fsspec's import scans
+        # every installed package's entry points, tens of ms of a server's start-up
+        self._fs: tuple[Any, str, bool] | None = None
+        if "://" in root:
+            self._fs = _filesystem(root, storage_options)
         host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:48] or "host"
         self.writer = f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.compression = compression
-        # imported now, not at the first write: an import holds the GIL for tens of ms,
-        # and a serving process would stall its requests for that long
-        import pyarrow.parquet  # noqa: F401
-
         self._seq = 0
         self._lock = threading.Lock()
         self._made: set[str] = set()  # partition directories known to exist (and synced)
+
+    def _file_system(self) -> tuple[Any, str, bool]:
+        if self._fs is None:
+            self._fs = _filesystem(self.root, self._storage_options)
+        return self._fs
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system the files are written to."""
+        return self._file_system()[0]
+
+    @property
+    def path(self) -> str:
+        """The root's path on :attr:`fs` (no trailing slash)."""
+        return self._file_system()[1]
+
+    @property
+    def local(self) -> bool:
+        """Whether :attr:`fs` is the local file system."""
+        return self._file_system()[2]
 
     def _options(self, table: pa.Table) -> dict[str, Any]:
         text = [

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from glmops import _arrow
 from glmops._redact import summarize
@@ -31,8 +30,12 @@ from glmops.data.schema import MAX_TEXT_CHARS, Schema, Violation, text_problem, 
 from glmops.errors import SchemaValidationError, ScoreOverflowError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from glmops.data.preprocessing import Preprocessor
     from glmops.model import Model
+else:
+    from glmops._arrow import pa
 
 __all__ = [
     "ARROW_TYPES",
@@ -397,32 +400,38 @@ def _field(data: bytes, table: int, slot: int) -> int | None:
     return table + offset if offset else None
 
 
-# types that decode to no more than their buffers (parameters aside: one id per kind)
-_FLAT_TYPE_IDS = frozenset(
-    t.id
-    for t in (
-        pa.null(),
-        pa.bool_(),
-        *(pa.int8(), pa.int16(), pa.int32(), pa.int64()),
-        *(pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()),
-        *(pa.float16(), pa.float32(), pa.float64(), pa.decimal128(1), pa.decimal256(1)),
-        *(pa.date32(), pa.date64(), pa.timestamp("s"), pa.time32("s"), pa.time64("us")),
-        *(pa.duration("s"), pa.month_day_nano_interval()),
-        *(pa.string(), pa.large_string()),
+@functools.cache
+def _type_ids() -> tuple[frozenset[int], frozenset[int], int]:
+    """Return the ids of the flat types, of the text types and of a dictionary type.
+
+    Flat types decode to no more than their buffers (parameters aside: one id
+    per kind). Built at the first Arrow body, so that importing this module
+    does not import pyarrow.
+    """
+    flat = frozenset(
+        t.id
+        for t in (
+            pa.null(),
+            pa.bool_(),
+            *(pa.int8(), pa.int16(), pa.int32(), pa.int64()),
+            *(pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64()),
+            *(pa.float16(), pa.float32(), pa.float64(), pa.decimal128(1), pa.decimal256(1)),
+            *(pa.date32(), pa.date64(), pa.timestamp("s"), pa.time32("s"), pa.time64("us")),
+            *(pa.duration("s"), pa.month_day_nano_interval()),
+            *(pa.string(), pa.large_string()),
+        )
     )
-)
-_TEXT_TYPE_IDS = frozenset({pa.string().id, pa.large_string().id})
-_DICTIONARY_ID = pa.dictionary(pa.int32(), pa.string()).id
+    text = frozenset({pa.string().id, pa.large_string().id})
+    return flat, text, pa.dictionary(pa.int32(), pa.string()).id
 
 
 def _flat_type(dtype: pa.DataType) -> bool:
     """Whether a column type decodes to no more than its buffers: numbers, booleans,
     dates and times, text, or text behind an integer dictionary (capped per value)."""
-    if dtype.id == _DICTIONARY_ID:
-        return bool(pa.types.is_integer(dtype.index_type)) and dtype.value_type.id in (
-            _TEXT_TYPE_IDS
-        )
-    return dtype.id in _FLAT_TYPE_IDS
+    flat, text, dictionary = _type_ids()
+    if dtype.id == dictionary:
+        return bool(pa.types.is_integer(dtype.index_type)) and dtype.value_type.id in text
+    return dtype.id in flat
 
 
 def _arrow_column_problems(table: pa.Table, max_chars: int) -> list[dict[str, Any]]:
@@ -431,15 +440,16 @@ def _arrow_column_problems(table: pa.Table, max_chars: int) -> list[dict[str, An
     problems = _text_problems(((n, None) for n in table.column_names), max_chars, "")
     if problems:
         return problems
+    _, text, dictionary = _type_ids()
     for name, column in zip(table.column_names, table.columns, strict=True):
         dtype = column.type
         if not _flat_type(dtype):
             expected = "numbers, booleans, dates or text (no nested, view or encoded types)"
             problems.append(_problem(name, "wrong_type", expected, str(dtype)))
-        elif dtype.id == _DICTIONARY_ID:
+        elif dtype.id == dictionary:
             dictionaries = [chunk.dictionary for chunk in column.chunks]
             problems.extend(_chunks_text_problems(name, dictionaries, max_chars))
-        elif dtype.id in _TEXT_TYPE_IDS:
+        elif dtype.id in text:
             problems.extend(_chunks_text_problems(name, column.chunks, max_chars))
     return problems
 

@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from glmops import _arrow
 from glmops.config import PredictionLogConfig
@@ -54,9 +52,14 @@ from glmops.serving.routing import Slot
 from glmops.serving.worker import BackgroundWorker
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from glmops.data.schema import ColumnSchema
     from glmops.model import Model
     from glmops.serving.inference import Rows
+else:
+    from glmops._arrow import pa, pc
 
 __all__ = ["ENTITY_PSEUDO_FIELD", "Entry", "LogFull", "PiiPolicy", "PredictionLog"]
 
@@ -76,8 +79,6 @@ _COLLECT_S = 0.5  # a block younger than this waits for more rows
 _ROW_BYTES = 160
 _STR_BYTES = 64
 _WAIT_POLL_S = 0.05  # a waiting request re-checks for room at least this often
-_ARROW_TYPE = {"numeric": pa.float64(), "boolean": pa.bool_(), "categorical": pa.string()}
-_TIME = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True)
@@ -789,8 +790,9 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
             "sample_rate": _arrow.floats(np.full(total, self.sample_rate)),
         }
         for col in self._layout(model).kept:
-            chunks = [c for e in entries for c in _column(e.table, col.name, _ARROW_TYPE[col.kind])]
-            column = pa.chunked_array(chunks, type=_ARROW_TYPE[col.kind])
+            dtype = _arrow_type(col.kind)
+            chunks = [c for e in entries for c in _column(e.table, col.name, dtype)]
+            column = pa.chunked_array(chunks, type=dtype)
             columns[INPUT_PREFIX + col.name] = self._scrub(col.name, column)
         columns |= _outputs(model, np.concatenate([e.decision for e in entries]))
         return pa.table(columns)
@@ -824,6 +826,13 @@ class PredictionLog(BackgroundWorker["_Queued | _Accumulated"]):
 
     def _hashes(self, values: list[Any]) -> list[str | None]:
         return self.pii.hashes(values)
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    """Return the log's Arrow type of a feature kind."""
+    if kind == "numeric":
+        return pa.float64()
+    return pa.bool_() if kind == "boolean" else pa.string()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
