@@ -24,7 +24,9 @@ point ``s*u`` gives ``D = sum_i wn_i H(q_i) - sum_{k,j} h*_j(s * x_j'u_k)``
 with ``q = Y + s(P - Y)``, ``H`` the (multi-class) entropy and ``h*`` the
 conjugate of the penalty; ``s`` is 1 (Fenchel, when ridge makes it finite)
 or the largest value keeping ``|s x_j'u_k| <= l1_j`` (the lasso rescaling),
-whichever gives the larger bound. A fit stops when ``primal - D <= tol_abs``.
+whichever gives the larger bound. A fit stops when ``primal - D <= tol *
+primal`` (floored at rounding level): the gap bounds how far the objective is
+above its minimum, so ``tol`` is the certified relative precision.
 
 Working sets: strong-rule set (and the current support) first; after its
 restricted gap is met, the full gradient is computed, KKT violators join
@@ -57,6 +59,7 @@ __all__ = [
     "LogisticPathResult",
     "LogisticProblem",
     "logistic_alpha_max",
+    "logistic_gap_floor",
     "make_logistic_problem",
     "solve_logistic_path",
 ]
@@ -340,7 +343,7 @@ class LogisticProblem:
 
     @property
     def null_loss(self) -> float:
-        """Loss of the intercept-only model (the ``tol`` scale)."""
+        """Loss of the intercept-only model (the scale of the gap's rounding floor)."""
         eta = np.repeat(self.null_intercepts()[:, None], self.X.shape[0], axis=1)
         return max(self.loss(eta), float(np.finfo(float).tiny))
 
@@ -1169,7 +1172,7 @@ def _block_newton(
 # a kept Hessian is refreshed once a step's predicted decrease is more than
 # this share of the previous one (linear convergence that is too slow)
 _REFRESH_RATIO = 0.1
-# certify once a step's predicted decrease is below this multiple of tol_abs:
+# certify once a step's predicted decrease is below this multiple of the gap target:
 # the remaining suboptimality is then a small fraction of it
 _CERTIFY_FACTOR = 100.0
 # consecutive steps predicting a decrease below rounding before a fit stalls
@@ -1198,24 +1201,42 @@ def _solve_alpha(
     in_ws: BoolArray,
     l1: FloatArray,
     l2: FloatArray,
-    tol_abs: float,
+    tol: float,
+    gap_floor: float,
     max_iter: int,
-) -> tuple[int, float, bool, FloatArray]:
+) -> tuple[int, float, float, bool, FloatArray]:
     """Solve one penalty level from ``state`` (changed in place).
 
-    Only ``live`` features (non-constant, penalty scale > 0) may move.
+    Certified when ``gap <= max(tol * primal, gap_floor)`` (see
+    :func:`solve_logistic_path`). Only ``live`` features (non-constant,
+    penalty scale > 0) may move.
 
-    Returns ``(n_newton, gap, converged, grad_abs)`` with ``grad_abs`` the
-    largest |centred gradient| of each feature over the rows (for the next
-    strong rule). ``ws``, ``hessians`` and ``block_cache`` carry over
-    between alphas.
+    Returns ``(n_newton, primal, gap, converged, grad_abs)`` with
+    ``grad_abs`` the largest |centred gradient| of each feature over the
+    rows (for the next strong rule). ``ws``, ``hessians`` and
+    ``block_cache`` carry over between alphas.
     """
     p = problem.X.shape[1]
     all_features = np.flatnonzero(live)
+    l1F, l2F = l1[all_features], l2[all_features]
     n_newton = 0
     refresh = False
     # the latest certified gap: it bounds how accurate an inner solve must be
     gap_known = np.inf
+
+    def primal() -> float:
+        return state.loss + _penalty(state.coef[:, all_features], l1F, l2F)
+
+    def target() -> float:
+        return max(tol * primal(), gap_floor)
+
+    def full_certificate() -> tuple[float, FloatArray, FloatArray, FloatArray]:
+        """Gap over every live feature, its gradient, the intercepts' and max |g|."""
+        gap, g_all, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+        grad_abs = np.zeros(p)
+        grad_abs[all_features] = np.max(np.abs(g_all), axis=0)
+        return gap, g_all, ubar, grad_abs
+
     while True:
         ws.add(in_ws & live)
         features = ws.features
@@ -1228,7 +1249,7 @@ def _solve_alpha(
             and problem.X.shape[0] * (features.size + 1) <= _BLOCK_DENSE_BUDGET
         )
         # the warm start is not optimal for a new alpha or new features: step
-        # first, and certify once a step predicts a decrease below tol_abs
+        # first, and certify once a step predicts a decrease below the target
         certify = False
         decrease_prev = np.inf
         negligible = 0
@@ -1238,24 +1259,24 @@ def _solve_alpha(
         # (one pass over X instead of two)
         check_all = features.size >= _FULL_CHECK_SHARE * all_features.size
         positions = np.searchsorted(all_features, features)
+        # the full certificate of the current state, while it is current
+        full: tuple[float, FloatArray, FloatArray, FloatArray] | None = None
         while features.size:
+            goal = target()
             if certify and check_all:
-                l1F, l2F = l1[all_features], l2[all_features]
-                gap, g_all, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
-                gap_known = gap
-                grad_abs = np.zeros(p)
-                grad_abs[all_features] = np.max(np.abs(g_all), axis=0)
-                if gap <= tol_abs:
-                    return n_newton, gap, True, grad_abs
+                full = full_certificate()
+                gap_known = full[0]
+                if gap_known <= goal:
+                    return n_newton, primal(), gap_known, True, full[3]
                 outside = np.ones(all_features.size, dtype=np.bool_)
                 outside[positions] = False
-                if np.any(outside & np.any(np.abs(g_all) > l1F[None, :], axis=0)):
+                if np.any(outside & np.any(np.abs(full[1]) > l1F[None, :], axis=0)):
                     break  # violators: the outer loop adds them
-                g = g_all[:, positions]
+                g, ubar = full[1][:, positions], full[2]
             elif certify:
                 gap_ws, g, ubar = _certify(problem, state, ws.XA, features, l1A, l2A)
                 gap_known = gap_ws
-                if gap_ws <= tol_abs:
+                if gap_ws <= goal:
                     break
             else:
                 g, ubar = _centred_gradient(problem, state, ws.XA, features)
@@ -1264,7 +1285,7 @@ def _solve_alpha(
             # small working sets: a fresh Hessian costs less than a slow step
             fresh = refresh or features.size <= _ALWAYS_FRESH_FEATURES
             scale_now = min(decrease_prev, gap_known, _FIRST_STEP_SCALE)
-            inner_tol = _INNER_SHARE * max(tol_abs, tighten * scale_now)
+            inner_tol = _INNER_SHARE * max(goal, tighten * scale_now)
             total = 0.0
             progressed = False
             if use_block:
@@ -1286,12 +1307,13 @@ def _solve_alpha(
                     progressed = True
                     total += predicted
             n_newton += 1
+            full = None
             if problem.n_rows > 1 and not use_block:
                 _shift_null_direction(state, ws, l1A, l2A)
             if not progressed:
                 if not fresh:
                     refresh = True  # a kept Hessian failed: retry with a fresh one
-                elif tighten * scale_now > tol_abs:
+                elif tighten * scale_now > goal:
                     tighten *= _INNER_SHARE  # the inner solve stopped too early
                 else:
                     break
@@ -1310,23 +1332,22 @@ def _solve_alpha(
                     break
                 negligible = 0
                 gap_at_stall = gap_known
-            certify = total <= _CERTIFY_FACTOR * tol_abs
-        l1F, l2F = l1[all_features], l2[all_features]
-        gap, g, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+            certify = total <= _CERTIFY_FACTOR * target()
+        # the last full certificate still describes the state when the loop
+        # broke on its violators
+        gap, g_all, _, grad_abs = full if full is not None else full_certificate()
         gap_known = gap
-        grad_abs = np.zeros(p)
-        grad_abs[all_features] = np.max(np.abs(g), axis=0)
-        if gap <= tol_abs:
-            return n_newton, gap, True, grad_abs
+        if gap <= target():
+            return n_newton, primal(), gap, True, grad_abs
         violators = np.zeros_like(in_ws)
-        violators[all_features] = np.any(np.abs(g) > l1F[None, :], axis=0)
+        violators[all_features] = np.any(np.abs(g_all) > l1F[None, :], axis=0)
         present = np.zeros_like(in_ws)
         present[ws.features] = True
         violators &= ~present
         # without violators the full gap equals the working set's: the
         # Newton loop stopped on max_iter or on a step that could not descend
         if n_newton >= max_iter or not np.any(violators):
-            return n_newton, gap, False, grad_abs
+            return n_newton, primal(), gap, False, grad_abs
         in_ws |= violators
 
 
@@ -1344,8 +1365,11 @@ class LogisticPathResult:
     n_iters : ndarray of int, shape (n_alphas,)
         Newton iterations (class sweeps for multinomial) at each alpha.
     converged : ndarray of bool, shape (n_alphas,)
-    tol_abs : float
-        Absolute gap target (``tol`` times the intercept-only log loss).
+    objectives : ndarray of shape (n_alphas,)
+        Objective of each solution (weights normalised to sum 1).
+    gap_targets : ndarray of shape (n_alphas,)
+        Gap each solution had to reach: ``tol`` times its objective, floored
+        at rounding level (see :func:`logistic_gap_floor`).
     saturated_share : ndarray of shape (n_alphas,)
         Weighted share of samples whose probability is within ~1e-13 of 0
         or 1 (see :func:`_separation`).
@@ -1359,14 +1383,25 @@ class LogisticPathResult:
     dual_gaps: FloatArray
     n_iters: np.ndarray
     converged: np.ndarray
-    tol_abs: float
+    objectives: FloatArray
+    gap_targets: FloatArray
     saturated_share: FloatArray
     separated: np.ndarray
 
-    @property
-    def gap_targets(self) -> FloatArray:
-        """Gap each solution had to reach (the same ``tol_abs`` at every alpha)."""
-        return np.full(self.alphas.shape[0], self.tol_abs)
+
+# the gap is a difference of sums of loss-sized terms: below a few ulps of the
+# intercept-only loss it is rounding noise
+_GAP_FLOOR_ULPS = 16.0
+
+
+def logistic_gap_floor(problem: LogisticProblem) -> float:
+    """Return the smallest duality gap worth asking for: the objective's rounding level.
+
+    ``tol * objective`` is the target; a fit whose objective is nearly zero
+    (separable data, a tiny penalty) is certified at a few ulps of the
+    intercept-only log loss instead, the precision the gap is computed to.
+    """
+    return _GAP_FLOOR_ULPS * float(np.finfo(np.float64).eps) * problem.null_loss
 
 
 def logistic_alpha_max(
@@ -1506,7 +1541,10 @@ def solve_logistic_path(
         ``l1_j = alpha*l1_ratio*s_j``, ``l2_j = alpha*(1-l1_ratio)*s_j**2``;
         0 marks a dead feature (kept at zero).
     tol : float
-        Relative gap target: certified when ``gap <= tol * null_loss``.
+        Relative precision: a solution is certified when its duality gap, a
+        proven bound on how far its objective is above the minimum, is at
+        most ``tol`` times its objective (floored at rounding level, see
+        :func:`logistic_gap_floor`).
     max_iter : int
         Maximum Newton iterations per alpha.
     alpha_start : float or None
@@ -1533,7 +1571,8 @@ def solve_logistic_path(
     converged = np.zeros(n_alphas, dtype=bool)
     saturated = np.zeros(n_alphas)
     separated = np.zeros(n_alphas, dtype=bool)
-    tol_abs = tol * problem.null_loss
+    objectives = np.zeros(n_alphas)
+    gap_floor = logistic_gap_floor(problem)
     live = problem.live
     scale = np.where(live, penalty_scale, 0.0)
     live = live & (scale > 0)
@@ -1566,8 +1605,19 @@ def solve_logistic_path(
             in_ws = live & support
         else:
             in_ws = live & (support | (grad_abs >= 2.0 * l1 - l1_prev))
-        n_newton, gap, ok, grad_abs = _solve_alpha(
-            problem, state, ws, hessians, block_cache, live, in_ws, l1, l2, tol_abs, max_iter
+        n_newton, primal, gap, ok, grad_abs = _solve_alpha(
+            problem,
+            state,
+            ws,
+            hessians,
+            block_cache,
+            live,
+            in_ws,
+            l1,
+            l2,
+            tol,
+            gap_floor,
+            max_iter,
         )
         b0 = state.intercept.copy()
         if rows > 1:  # softmax intercepts are defined up to a constant
@@ -1575,6 +1625,7 @@ def solve_logistic_path(
         coefs[k] = state.coef
         intercepts[k] = b0
         gaps[k] = gap
+        objectives[k] = primal
         n_iters[k] = n_newton
         converged[k] = ok
         if diagnostics:
@@ -1582,6 +1633,16 @@ def solve_logistic_path(
         l1_prev = l1
         if progress is not None:
             progress(done + 1, n_alphas)
+    targets = np.maximum(tol * objectives, gap_floor)
     return LogisticPathResult(
-        alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs, saturated, separated
+        alphas,
+        coefs,
+        intercepts,
+        gaps,
+        n_iters,
+        converged,
+        objectives,
+        targets,
+        saturated,
+        separated,
     )
