@@ -675,6 +675,25 @@ class _WorkingSet:
         return np.asarray(XA @ v)
 
 
+# rows x columns of one chunk of the weighted Gram (about 1 MB: in cache)
+_GRAM_CHUNK_ENTRIES = 131_072
+
+
+@njit(cache=True, nogil=True)
+def _scaled_rows(
+    X: np.ndarray, start: int, stop: int, c: np.ndarray, root: np.ndarray, out: np.ndarray
+) -> None:
+    """Fill ``out[i - start, j] = (X[i, j] - c[j]) * root[i]`` for rows ``start:stop``.
+
+    ``X`` (n, k) and ``out`` (stop - start, k) are Fortran-ordered (read and
+    written a column at a time); ``c`` (k,) and ``root`` (n,) are read only.
+    """
+    for j in range(X.shape[1]):
+        cj = c[j]
+        for i in range(start, stop):
+            out[i - start, j] = (X[i, j] - cj) * root[i]
+
+
 @dataclass
 class _Hessian:
     """Centred Hessian of one coefficient row's Newton model, kept between steps.
@@ -693,13 +712,37 @@ class _Hessian:
     var: FloatArray
 
     @classmethod
-    def fresh(cls, XA: FloatArray, h: FloatArray, var: FloatArray, fit_intercept: bool) -> _Hessian:
+    def fresh(
+        cls, XA: FloatArray, h: FloatArray, var: FloatArray, shift: FloatArray | None
+    ) -> _Hessian:
+        """Form the model at weights ``h``; ``shift`` (columns' means) centres it, or None.
+
+        Rows are taken in chunks that stay in cache: one pass over ``XA`` and
+        no n x k temporary. Each chunk is centred at ``shift`` (the data's
+        weighted means, close to the h-weighted ones ``m``), and the
+        difference is removed exactly by a rank-one term at the end:
+        ``(X - m)'H(X - m) = (X - c)'H(X - c) - V (m - c)(m - c)'``, with no
+        cancellation since ``m - c`` is of the order of the column spread.
+        """
         V = float(h.sum())
-        k = XA.shape[1]
-        m = (h @ XA) / V if fit_intercept else np.zeros(k)
-        S = XA - m[None, :] if fit_intercept else XA.copy(order="F")
-        S *= np.sqrt(h)[:, None]
-        return cls(S.T @ S, m, V, h, var)
+        n, k = XA.shape
+        c = np.zeros(k) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
+        H = np.zeros((k, k))
+        hd = np.zeros(k)
+        root = np.sqrt(h)
+        step = min(max(_GRAM_CHUNK_ENTRIES // max(k, 1), 64), n)
+        buffer = np.empty((step, k), order="F")
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            C = buffer[: stop - start]
+            _scaled_rows(XA, start, stop, c, root, C)
+            H += C.T @ C
+            hd += root[start:stop] @ C
+        if shift is None:
+            return cls(H, np.zeros(k), V, h, var)
+        d = hd / V
+        H -= V * np.outer(d, d)
+        return cls(H, c + d, V, h, var)
 
     def extend(self, XA: FloatArray, fit_intercept: bool) -> None:
         """Add the rows/columns of the buffer's new features (same weights)."""
@@ -854,7 +897,8 @@ def _newton_row(
             h = wn * var
             if not h.sum() > 0:
                 return -1.0
-            model = _Hessian.fresh(ws.XA, h, var, problem.fit_intercept)
+            shift = problem.mean_w[ws.features] if problem.fit_intercept else None
+            model = _Hessian.fresh(ws.XA, h, var, shift)
             hessians[row] = model
         else:
             model.extend(ws.XA, problem.fit_intercept)
@@ -1204,17 +1248,22 @@ def _solve_alpha(
     tol: float,
     gap_floor: float,
     max_iter: int,
-) -> tuple[int, float, float, bool, FloatArray]:
+    known: tuple[FloatArray, FloatArray] | None = None,
+) -> tuple[int, float, float, bool, FloatArray, tuple[FloatArray, FloatArray]]:
     """Solve one penalty level from ``state`` (changed in place).
 
     Certified when ``gap <= max(tol * primal, gap_floor)`` (see
     :func:`solve_logistic_path`). Only ``live`` features (non-constant,
-    penalty scale > 0) may move.
+    penalty scale > 0) may move. ``known`` is the centred gradient of the
+    loss at ``state`` over the live features and the intercepts' one, when
+    the caller has it (the previous alpha's certificate): the first step
+    then needs no pass over X.
 
-    Returns ``(n_newton, primal, gap, converged, grad_abs)`` with
+    Returns ``(n_newton, primal, gap, converged, grad_abs, known)`` with
     ``grad_abs`` the largest |centred gradient| of each feature over the
-    rows (for the next strong rule). ``ws``, ``hessians`` and
-    ``block_cache`` carry over between alphas.
+    rows (for the next strong rule) and ``known`` the gradients at the
+    returned state. ``ws``, ``hessians`` and ``block_cache`` carry over
+    between alphas.
     """
     p = problem.X.shape[1]
     all_features = np.flatnonzero(live)
@@ -1248,6 +1297,7 @@ def _solve_alpha(
             and problem.n_rows > 1
             and problem.X.shape[0] * (features.size + 1) <= _BLOCK_DENSE_BUDGET
         )
+        gram_model = use_block or (problem.solver == "covariance" and not sp.issparse(problem.X))
         # the warm start is not optimal for a new alpha or new features: step
         # first, and certify once a step predicts a decrease below the target
         certify = False
@@ -1265,9 +1315,10 @@ def _solve_alpha(
             goal = target()
             if certify and check_all:
                 full = full_certificate()
+                known = (full[1], full[2])
                 gap_known = full[0]
                 if gap_known <= goal:
-                    return n_newton, primal(), gap_known, True, full[3]
+                    return n_newton, primal(), gap_known, True, full[3], known
                 outside = np.ones(all_features.size, dtype=np.bool_)
                 outside[positions] = False
                 if np.any(outside & np.any(np.abs(full[1]) > l1F[None, :], axis=0)):
@@ -1278,6 +1329,8 @@ def _solve_alpha(
                 gap_known = gap_ws
                 if gap_ws <= goal:
                     break
+            elif known is not None:  # the state has not moved since
+                g, ubar = known[0][:, positions], known[1]
             else:
                 g, ubar = _centred_gradient(problem, state, ws.XA, features)
             if n_newton >= max_iter:
@@ -1285,6 +1338,8 @@ def _solve_alpha(
             # small working sets: a fresh Hessian costs less than a slow step
             fresh = refresh or features.size <= _ALWAYS_FRESH_FEATURES
             scale_now = min(decrease_prev, gap_known, _FIRST_STEP_SCALE)
+            if gram_model:
+                scale_now = goal
             inner_tol = _INNER_SHARE * max(goal, tighten * scale_now)
             total = 0.0
             progressed = False
@@ -1307,7 +1362,7 @@ def _solve_alpha(
                     progressed = True
                     total += predicted
             n_newton += 1
-            full = None
+            full = known = None
             if problem.n_rows > 1 and not use_block:
                 _shift_null_direction(state, ws, l1A, l2A)
             if not progressed:
@@ -1335,10 +1390,11 @@ def _solve_alpha(
             certify = total <= _CERTIFY_FACTOR * target()
         # the last full certificate still describes the state when the loop
         # broke on its violators
-        gap, g_all, _, grad_abs = full if full is not None else full_certificate()
+        gap, g_all, ubar_all, grad_abs = full if full is not None else full_certificate()
+        known = (g_all, ubar_all)
         gap_known = gap
         if gap <= target():
-            return n_newton, primal(), gap, True, grad_abs
+            return n_newton, primal(), gap, True, grad_abs, known
         violators = np.zeros_like(in_ws)
         violators[all_features] = np.any(np.abs(g_all) > l1F[None, :], axis=0)
         present = np.zeros_like(in_ws)
@@ -1347,7 +1403,7 @@ def _solve_alpha(
         # without violators the full gap equals the working set's: the
         # Newton loop stopped on max_iter or on a step that could not descend
         if n_newton >= max_iter or not np.any(violators):
-            return n_newton, primal(), gap, False, grad_abs
+            return n_newton, primal(), gap, False, grad_abs, known
         in_ws |= violators
 
 
@@ -1594,8 +1650,10 @@ def solve_logistic_path(
     hessians: list[_Hessian | None] = [None] * rows
     block_cache: list[_BlockHessian | None] = [None]
     l1_prev = alpha_start * l1_ratio * scale
-    g, _ = _centred_gradient(problem, state, problem.X, np.arange(p))
+    g, ubar = _centred_gradient(problem, state, problem.X, np.arange(p))
     grad_abs = np.max(np.abs(g), axis=0)
+    # the loss gradient at the state, carried from one alpha to the next
+    known = (g[:, live], ubar)
     for done, k in enumerate(order):
         alpha = float(alphas[k])
         l1 = alpha * l1_ratio * scale
@@ -1603,9 +1661,13 @@ def solve_logistic_path(
         support = np.any(state.coef != 0, axis=0)
         if warm and done == 0:
             in_ws = live & support
+            # a start holding most features takes them all: every column of a
+            # dense X is then used in place (no copy into a working set)
+            if np.count_nonzero(in_ws) >= _FULL_CHECK_SHARE * np.count_nonzero(live):
+                in_ws = live.copy()
         else:
             in_ws = live & (support | (grad_abs >= 2.0 * l1 - l1_prev))
-        n_newton, primal, gap, ok, grad_abs = _solve_alpha(
+        n_newton, primal, gap, ok, grad_abs, known = _solve_alpha(
             problem,
             state,
             ws,
@@ -1618,6 +1680,7 @@ def solve_logistic_path(
             tol,
             gap_floor,
             max_iter,
+            known,
         )
         b0 = state.intercept.copy()
         if rows > 1:  # softmax intercepts are defined up to a constant

@@ -16,6 +16,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import expit, logsumexp, softmax
 
+from glmops.core import irls
 from glmops.core.irls import (
     binomial_state,
     dual_entropy,
@@ -197,6 +198,27 @@ def test_dual_entropy_of_a_certain_sample_is_precise():
     a = np.exp(-50.0) / (1 + np.exp(-50.0))
     assert clipped == 0
     assert total == pytest.approx(-(a * np.log(a) + (1 - a) * np.log1p(-a)), rel=1e-12)
+
+
+@pytest.mark.parametrize("centred", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_newton_hessian_matches_numpy(centred, dtype, monkeypatch):
+    # chunks of 70 rows (not a divisor of n): the last chunk is a short one
+    monkeypatch.setattr(irls, "_GRAM_CHUNK_ENTRIES", 70 * 5)
+    rng = np.random.default_rng(11)
+    n, k = 1000, 5
+    X = np.asfortranarray(rng.normal(size=(n, k)) * [1, 10, 1e-3, 1, 1] + [1e3, -5, 0, 2, 0])
+    X = X.astype(dtype)
+    h = rng.uniform(0.0, 0.25, n) / n
+    h[:10] = 0.0  # saturated samples
+    shift = np.asarray(X.mean(axis=0), dtype=np.float64) if centred else None
+    model = irls._Hessian.fresh(X, h, h, shift)
+    Xd = X.astype(np.float64)
+    m = (h @ Xd) / h.sum() if centred else np.zeros(k)
+    S = (Xd - m) * np.sqrt(h)[:, None]
+    np.testing.assert_allclose(model.m, m, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.H, S.T @ S, rtol=1e-10, atol=1e-12 * np.max(S.T @ S))
+    np.testing.assert_allclose(model.V, h.sum(), rtol=1e-14)
 
 
 # --------------------------------------------------------------------------
