@@ -623,6 +623,14 @@ class _WorkingSet:
         self._buffer: FloatArray | None = None
         self._sparse: sp.csc_matrix | None = None
         self.z_cache: FloatArray | None = None
+        # times the features were renumbered (models over the old order are stale)
+        self.reorders = 0
+
+    @property
+    def in_place(self) -> bool:
+        """Whether X itself can serve as the buffer (dense, float64, Fortran)."""
+        X = self.problem.X
+        return not sp.issparse(X) and X.dtype == np.float64 and bool(X.flags.f_contiguous)
 
     @property
     def size(self) -> int:
@@ -644,27 +652,27 @@ class _WorkingSet:
             return False
         X = self.problem.X
         k = self.size
-        self.features = np.concatenate([self.features, new])
-        if (
-            k == 0
-            and new.size == X.shape[1]
-            and not sp.issparse(X)
-            and X.dtype == np.float64
-            and X.flags.f_contiguous
-        ):
-            self._buffer = X  # every column at once (a single fit): no copy
+        if k + new.size == X.shape[1] and self.in_place:
+            # every column: X itself, in its own order (no copy)
+            if k:
+                self.reorders += 1
+                self.z_cache = None
+            self.features = np.arange(X.shape[1])
+            self._buffer = X
             return True
+        self.features = np.concatenate([self.features, new])
         if sp.issparse(X):
             self._sparse = sp.csc_matrix(X[:, self.features])
             self._sparse.sort_indices()
             return True
         if self._buffer is X or self._buffer is None or self._buffer.shape[1] < self.size:
-            capacity = min(X.shape[1], max(2 * self.size, 16))
+            capacity = X.shape[1]  # pages are mapped only when written
             buffer = np.empty((X.shape[0], capacity), dtype=np.float64, order="F")
             if k:
                 buffer[:, :k] = self._buffer[:, :k]  # type: ignore[index]
             self._buffer = buffer
-        self._buffer[:, k : self.size] = X[:, new]
+        for i, j in enumerate(new):  # column by column: no n x |new| temporary
+            self._buffer[:, k + i] = X[:, j]
         return True
 
     def dot(self, v: FloatArray) -> FloatArray:
@@ -1228,6 +1236,8 @@ _MULTINOMIAL_SCHEME = "block"
 _BLOCK_DENSE_BUDGET = 20_000_000
 # working sets holding this share of the live features are certified on all
 _FULL_CHECK_SHARE = 0.5
+# tall dense data: working sets holding this share of the features take all
+_TAKE_ALL_SHARE = 0.5
 # loss scale for the first inner tolerance of an alpha, before any step has
 # predicted a decrease (1% of log 2)
 _FIRST_STEP_SCALE = 0.01 * float(np.log(2.0))
@@ -1286,8 +1296,21 @@ def _solve_alpha(
         grad_abs[all_features] = np.max(np.abs(g_all), axis=0)
         return gap, g_all, ubar, grad_abs
 
+    # tall dense data: a working set of most features takes them all, so the
+    # Gram model covers X itself (no column copies, no Hessian extensions,
+    # and one pass gives the step's gradient and the full certificate)
+    take_all = problem.solver == "covariance" and ws.in_place and bool(np.all(live))
     while True:
+        if take_all:
+            union = in_ws.copy()
+            union[ws.features] = True
+            if np.count_nonzero(union) >= _TAKE_ALL_SHARE * p:
+                in_ws = live.copy()
+        reorders = ws.reorders
         ws.add(in_ws & live)
+        if ws.reorders != reorders:  # models over the old numbering are stale
+            hessians[:] = [None] * len(hessians)
+            block_cache[0] = None
         features = ws.features
         l1A, l2A = l1[features], l2[features]
         # multinomial: one Newton model over all classes while the dense
