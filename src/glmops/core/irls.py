@@ -30,7 +30,15 @@ above its minimum, so ``tol`` is the certified relative precision.
 
 Working sets: strong-rule set (and the current support) first; after its
 restricted gap is met, the full gradient is computed, KKT violators join
-and the loop repeats (Tibshirani et al. 2012).
+and the loop repeats (Tibshirani et al. 2012). On tall dense data a working
+set holding half the features takes all of them (X is used in place, and
+one pass gives both the step's gradient and the full certificate).
+
+Inner solves: a Gram model (covariance kernel, block multinomial) costs k^2
+per CD epoch, nothing next to a pass over the rows, so it is solved to 1e-3
+of the gap target and each step is an exact proximal Newton step; residual
+CD (a pass over the working set per epoch) is solved to 1e-3 of the latest
+decrease or gap instead (inexact Newton, tightened when a step stalls).
 
 References
 ----------
