@@ -704,10 +704,13 @@ def _scaled_rows(
     ``X`` (n, k) and ``out`` (stop - start, k) are Fortran-ordered (read and
     written a column at a time); ``c`` (k,) and ``root`` (n,) are read only.
     """
+    r = root[start:stop]
     for j in range(X.shape[1]):
         cj = c[j]
-        for i in range(start, stop):
-            out[i - start, j] = (X[i, j] - cj) * root[i]
+        x = X[start:stop, j]
+        o = out[:, j]
+        for i in range(stop - start):  # contiguous 1-D slices: vectorised
+            o[i] = (x[i] - cj) * r[i]
 
 
 @dataclass
