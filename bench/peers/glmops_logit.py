@@ -6,9 +6,10 @@ one coefficient row for binary and K rows (true softmax, no reference class)
 for K >= 3: the benchmark objective with the same ``alpha`` and
 ``l1_ratio``. ``fit_intercept=True`` leaves the intercepts unpenalized;
 ``standardize=False`` (the default) keeps the penalty on the original scale.
-``tol`` is a duality-gap tolerance relative to the log loss of the
-intercept-only model. ``max_iter`` (Newton iterations, default 100) is raised
-so tight tolerances are not cut short.
+``tol`` is the certified relative precision: a fit stops when its duality
+gap (a bound on its distance to the optimum) is at most ``tol`` times its
+objective (default ``1e-7``). ``max_iter`` (Newton iterations, default 100)
+is raised so tight tolerances are not cut short.
 
 Path: ``logistic_path(X, y, alphas=..., l1_ratio=...)`` warm-starts alpha to
 alpha and returns coefs (n_rows, n_features, n_alphas) and intercepts

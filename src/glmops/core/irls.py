@@ -24,11 +24,21 @@ point ``s*u`` gives ``D = sum_i wn_i H(q_i) - sum_{k,j} h*_j(s * x_j'u_k)``
 with ``q = Y + s(P - Y)``, ``H`` the (multi-class) entropy and ``h*`` the
 conjugate of the penalty; ``s`` is 1 (Fenchel, when ridge makes it finite)
 or the largest value keeping ``|s x_j'u_k| <= l1_j`` (the lasso rescaling),
-whichever gives the larger bound. A fit stops when ``primal - D <= tol_abs``.
+whichever gives the larger bound. A fit stops when ``primal - D <= tol *
+primal`` (floored at rounding level): the gap bounds how far the objective is
+above its minimum, so ``tol`` is the certified relative precision.
 
 Working sets: strong-rule set (and the current support) first; after its
 restricted gap is met, the full gradient is computed, KKT violators join
-and the loop repeats (Tibshirani et al. 2012).
+and the loop repeats (Tibshirani et al. 2012). On tall dense data a working
+set holding half the features takes all of them (X is used in place, and
+one pass gives both the step's gradient and the full certificate).
+
+Inner solves: a Gram model (covariance kernel, block multinomial) costs k^2
+per CD epoch, nothing next to a pass over the rows, so it is solved to 1e-3
+of the gap target and each step is an exact proximal Newton step; residual
+CD (a pass over the working set per epoch) is solved to 1e-3 of the latest
+decrease or gap instead (inexact Newton, tightened when a step stalls).
 
 References
 ----------
@@ -57,6 +67,7 @@ __all__ = [
     "LogisticPathResult",
     "LogisticProblem",
     "logistic_alpha_max",
+    "logistic_gap_floor",
     "make_logistic_problem",
     "solve_logistic_path",
 ]
@@ -340,7 +351,7 @@ class LogisticProblem:
 
     @property
     def null_loss(self) -> float:
-        """Loss of the intercept-only model (the ``tol`` scale)."""
+        """Loss of the intercept-only model (the scale of the gap's rounding floor)."""
         eta = np.repeat(self.null_intercepts()[:, None], self.X.shape[0], axis=1)
         return max(self.loss(eta), float(np.finfo(float).tiny))
 
@@ -620,6 +631,14 @@ class _WorkingSet:
         self._buffer: FloatArray | None = None
         self._sparse: sp.csc_matrix | None = None
         self.z_cache: FloatArray | None = None
+        # times the features were renumbered (models over the old order are stale)
+        self.reorders = 0
+
+    @property
+    def in_place(self) -> bool:
+        """Whether X itself can serve as the buffer (dense, float64, Fortran)."""
+        X = self.problem.X
+        return not sp.issparse(X) and X.dtype == np.float64 and bool(X.flags.f_contiguous)
 
     @property
     def size(self) -> int:
@@ -641,27 +660,27 @@ class _WorkingSet:
             return False
         X = self.problem.X
         k = self.size
-        self.features = np.concatenate([self.features, new])
-        if (
-            k == 0
-            and new.size == X.shape[1]
-            and not sp.issparse(X)
-            and X.dtype == np.float64
-            and X.flags.f_contiguous
-        ):
-            self._buffer = X  # every column at once (a single fit): no copy
+        if k + new.size == X.shape[1] and self.in_place:
+            # every column: X itself, in its own order (no copy)
+            if k:
+                self.reorders += 1
+                self.z_cache = None
+            self.features = np.arange(X.shape[1])
+            self._buffer = X
             return True
+        self.features = np.concatenate([self.features, new])
         if sp.issparse(X):
             self._sparse = sp.csc_matrix(X[:, self.features])
             self._sparse.sort_indices()
             return True
         if self._buffer is X or self._buffer is None or self._buffer.shape[1] < self.size:
-            capacity = min(X.shape[1], max(2 * self.size, 16))
+            capacity = X.shape[1]  # pages are mapped only when written
             buffer = np.empty((X.shape[0], capacity), dtype=np.float64, order="F")
             if k:
                 buffer[:, :k] = self._buffer[:, :k]  # type: ignore[index]
             self._buffer = buffer
-        self._buffer[:, k : self.size] = X[:, new]
+        for i, j in enumerate(new):  # column by column: no n x |new| temporary
+            self._buffer[:, k + i] = X[:, j]
         return True
 
     def dot(self, v: FloatArray) -> FloatArray:
@@ -670,6 +689,28 @@ class _WorkingSet:
         if sp.issparse(XA):
             return np.asarray(XA @ v).ravel()
         return np.asarray(XA @ v)
+
+
+# rows x columns of one chunk of the weighted Gram (about 1 MB: in cache)
+_GRAM_CHUNK_ENTRIES = 131_072
+
+
+@njit(cache=True, nogil=True)
+def _scaled_rows(
+    X: np.ndarray, start: int, stop: int, c: np.ndarray, root: np.ndarray, out: np.ndarray
+) -> None:
+    """Fill ``out[i - start, j] = (X[i, j] - c[j]) * root[i]`` for rows ``start:stop``.
+
+    ``X`` (n, k) and ``out`` (stop - start, k) are Fortran-ordered (read and
+    written a column at a time); ``c`` (k,) and ``root`` (n,) are read only.
+    """
+    r = root[start:stop]
+    for j in range(X.shape[1]):
+        cj = c[j]
+        x = X[start:stop, j]
+        o = out[:, j]
+        for i in range(stop - start):  # contiguous 1-D slices: vectorised
+            o[i] = (x[i] - cj) * r[i]
 
 
 @dataclass
@@ -690,13 +731,37 @@ class _Hessian:
     var: FloatArray
 
     @classmethod
-    def fresh(cls, XA: FloatArray, h: FloatArray, var: FloatArray, fit_intercept: bool) -> _Hessian:
+    def fresh(
+        cls, XA: FloatArray, h: FloatArray, var: FloatArray, shift: FloatArray | None
+    ) -> _Hessian:
+        """Form the model at weights ``h``; ``shift`` (columns' means) centres it, or None.
+
+        Rows are taken in chunks that stay in cache: one pass over ``XA`` and
+        no n x k temporary. Each chunk is centred at ``shift`` (the data's
+        weighted means, close to the h-weighted ones ``m``), and the
+        difference is removed exactly by a rank-one term at the end:
+        ``(X - m)'H(X - m) = (X - c)'H(X - c) - V (m - c)(m - c)'``, with no
+        cancellation since ``m - c`` is of the order of the column spread.
+        """
         V = float(h.sum())
-        k = XA.shape[1]
-        m = (h @ XA) / V if fit_intercept else np.zeros(k)
-        S = XA - m[None, :] if fit_intercept else XA.copy(order="F")
-        S *= np.sqrt(h)[:, None]
-        return cls(S.T @ S, m, V, h, var)
+        n, k = XA.shape
+        c = np.zeros(k) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
+        H = np.zeros((k, k))
+        hd = np.zeros(k)
+        root = np.sqrt(h)
+        step = min(max(_GRAM_CHUNK_ENTRIES // max(k, 1), 64), n)
+        buffer = np.empty((step, k), order="F")
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            C = buffer[: stop - start]
+            _scaled_rows(XA, start, stop, c, root, C)
+            H += C.T @ C
+            hd += root[start:stop] @ C
+        if shift is None:
+            return cls(H, np.zeros(k), V, h, var)
+        d = hd / V
+        H -= V * np.outer(d, d)
+        return cls(H, c + d, V, h, var)
 
     def extend(self, XA: FloatArray, fit_intercept: bool) -> None:
         """Add the rows/columns of the buffer's new features (same weights)."""
@@ -851,7 +916,8 @@ def _newton_row(
             h = wn * var
             if not h.sum() > 0:
                 return -1.0
-            model = _Hessian.fresh(ws.XA, h, var, problem.fit_intercept)
+            shift = problem.mean_w[ws.features] if problem.fit_intercept else None
+            model = _Hessian.fresh(ws.XA, h, var, shift)
             hessians[row] = model
         else:
             model.extend(ws.XA, problem.fit_intercept)
@@ -1169,7 +1235,7 @@ def _block_newton(
 # a kept Hessian is refreshed once a step's predicted decrease is more than
 # this share of the previous one (linear convergence that is too slow)
 _REFRESH_RATIO = 0.1
-# certify once a step's predicted decrease is below this multiple of tol_abs:
+# certify once a step's predicted decrease is below this multiple of the gap target:
 # the remaining suboptimality is then a small fraction of it
 _CERTIFY_FACTOR = 100.0
 # consecutive steps predicting a decrease below rounding before a fit stalls
@@ -1181,6 +1247,8 @@ _MULTINOMIAL_SCHEME = "block"
 _BLOCK_DENSE_BUDGET = 20_000_000
 # working sets holding this share of the live features are certified on all
 _FULL_CHECK_SHARE = 0.5
+# tall dense data: working sets holding this share of the features take all
+_TAKE_ALL_SHARE = 0.5
 # loss scale for the first inner tolerance of an alpha, before any step has
 # predicted a decrease (1% of log 2)
 _FIRST_STEP_SCALE = 0.01 * float(np.log(2.0))
@@ -1198,26 +1266,62 @@ def _solve_alpha(
     in_ws: BoolArray,
     l1: FloatArray,
     l2: FloatArray,
-    tol_abs: float,
+    tol: float,
+    gap_floor: float,
     max_iter: int,
-) -> tuple[int, float, bool, FloatArray]:
+    known: tuple[FloatArray, FloatArray] | None = None,
+) -> tuple[int, float, float, bool, FloatArray, tuple[FloatArray, FloatArray]]:
     """Solve one penalty level from ``state`` (changed in place).
 
-    Only ``live`` features (non-constant, penalty scale > 0) may move.
+    Certified when ``gap <= max(tol * primal, gap_floor)`` (see
+    :func:`solve_logistic_path`). Only ``live`` features (non-constant,
+    penalty scale > 0) may move. ``known`` is the centred gradient of the
+    loss at ``state`` over the live features and the intercepts' one, when
+    the caller has it (the previous alpha's certificate): the first step
+    then needs no pass over X.
 
-    Returns ``(n_newton, gap, converged, grad_abs)`` with ``grad_abs`` the
-    largest |centred gradient| of each feature over the rows (for the next
-    strong rule). ``ws``, ``hessians`` and ``block_cache`` carry over
+    Returns ``(n_newton, primal, gap, converged, grad_abs, known)`` with
+    ``grad_abs`` the largest |centred gradient| of each feature over the
+    rows (for the next strong rule) and ``known`` the gradients at the
+    returned state. ``ws``, ``hessians`` and ``block_cache`` carry over
     between alphas.
     """
     p = problem.X.shape[1]
     all_features = np.flatnonzero(live)
+    l1F, l2F = l1[all_features], l2[all_features]
     n_newton = 0
     refresh = False
     # the latest certified gap: it bounds how accurate an inner solve must be
     gap_known = np.inf
+
+    def primal() -> float:
+        return state.loss + _penalty(state.coef[:, all_features], l1F, l2F)
+
+    def target() -> float:
+        return max(tol * primal(), gap_floor)
+
+    def full_certificate() -> tuple[float, FloatArray, FloatArray, FloatArray]:
+        """Gap over every live feature, its gradient, the intercepts' and max |g|."""
+        gap, g_all, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+        grad_abs = np.zeros(p)
+        grad_abs[all_features] = np.max(np.abs(g_all), axis=0)
+        return gap, g_all, ubar, grad_abs
+
+    # tall dense data: a working set of most features takes them all, so the
+    # Gram model covers X itself (no column copies, no Hessian extensions,
+    # and one pass gives the step's gradient and the full certificate)
+    take_all = problem.solver == "covariance" and ws.in_place and bool(np.all(live))
     while True:
+        if take_all:
+            union = in_ws.copy()
+            union[ws.features] = True
+            if np.count_nonzero(union) >= _TAKE_ALL_SHARE * p:
+                in_ws = live.copy()
+        reorders = ws.reorders
         ws.add(in_ws & live)
+        if ws.reorders != reorders:  # models over the old numbering are stale
+            hessians[:] = [None] * len(hessians)
+            block_cache[0] = None
         features = ws.features
         l1A, l2A = l1[features], l2[features]
         # multinomial: one Newton model over all classes while the dense
@@ -1227,8 +1331,9 @@ def _solve_alpha(
             and problem.n_rows > 1
             and problem.X.shape[0] * (features.size + 1) <= _BLOCK_DENSE_BUDGET
         )
+        gram_model = use_block or (problem.solver == "covariance" and not sp.issparse(problem.X))
         # the warm start is not optimal for a new alpha or new features: step
-        # first, and certify once a step predicts a decrease below tol_abs
+        # first, and certify once a step predicts a decrease below the target
         certify = False
         decrease_prev = np.inf
         negligible = 0
@@ -1238,25 +1343,28 @@ def _solve_alpha(
         # (one pass over X instead of two)
         check_all = features.size >= _FULL_CHECK_SHARE * all_features.size
         positions = np.searchsorted(all_features, features)
+        # the full certificate of the current state, while it is current
+        full: tuple[float, FloatArray, FloatArray, FloatArray] | None = None
         while features.size:
+            goal = target()
             if certify and check_all:
-                l1F, l2F = l1[all_features], l2[all_features]
-                gap, g_all, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
-                gap_known = gap
-                grad_abs = np.zeros(p)
-                grad_abs[all_features] = np.max(np.abs(g_all), axis=0)
-                if gap <= tol_abs:
-                    return n_newton, gap, True, grad_abs
+                full = full_certificate()
+                known = (full[1], full[2])
+                gap_known = full[0]
+                if gap_known <= goal:
+                    return n_newton, primal(), gap_known, True, full[3], known
                 outside = np.ones(all_features.size, dtype=np.bool_)
                 outside[positions] = False
-                if np.any(outside & np.any(np.abs(g_all) > l1F[None, :], axis=0)):
+                if np.any(outside & np.any(np.abs(full[1]) > l1F[None, :], axis=0)):
                     break  # violators: the outer loop adds them
-                g = g_all[:, positions]
+                g, ubar = full[1][:, positions], full[2]
             elif certify:
                 gap_ws, g, ubar = _certify(problem, state, ws.XA, features, l1A, l2A)
                 gap_known = gap_ws
-                if gap_ws <= tol_abs:
+                if gap_ws <= goal:
                     break
+            elif known is not None:  # the state has not moved since
+                g, ubar = known[0][:, positions], known[1]
             else:
                 g, ubar = _centred_gradient(problem, state, ws.XA, features)
             if n_newton >= max_iter:
@@ -1264,7 +1372,9 @@ def _solve_alpha(
             # small working sets: a fresh Hessian costs less than a slow step
             fresh = refresh or features.size <= _ALWAYS_FRESH_FEATURES
             scale_now = min(decrease_prev, gap_known, _FIRST_STEP_SCALE)
-            inner_tol = _INNER_SHARE * max(tol_abs, tighten * scale_now)
+            if gram_model:
+                scale_now = goal
+            inner_tol = _INNER_SHARE * max(goal, tighten * scale_now)
             total = 0.0
             progressed = False
             if use_block:
@@ -1286,12 +1396,13 @@ def _solve_alpha(
                     progressed = True
                     total += predicted
             n_newton += 1
+            full = known = None
             if problem.n_rows > 1 and not use_block:
                 _shift_null_direction(state, ws, l1A, l2A)
             if not progressed:
                 if not fresh:
                     refresh = True  # a kept Hessian failed: retry with a fresh one
-                elif tighten * scale_now > tol_abs:
+                elif tighten * scale_now > goal:
                     tighten *= _INNER_SHARE  # the inner solve stopped too early
                 else:
                     break
@@ -1310,23 +1421,23 @@ def _solve_alpha(
                     break
                 negligible = 0
                 gap_at_stall = gap_known
-            certify = total <= _CERTIFY_FACTOR * tol_abs
-        l1F, l2F = l1[all_features], l2[all_features]
-        gap, g, ubar = _certify(problem, state, problem.X, all_features, l1F, l2F)
+            certify = total <= _CERTIFY_FACTOR * target()
+        # the last full certificate still describes the state when the loop
+        # broke on its violators
+        gap, g_all, ubar_all, grad_abs = full if full is not None else full_certificate()
+        known = (g_all, ubar_all)
         gap_known = gap
-        grad_abs = np.zeros(p)
-        grad_abs[all_features] = np.max(np.abs(g), axis=0)
-        if gap <= tol_abs:
-            return n_newton, gap, True, grad_abs
+        if gap <= target():
+            return n_newton, primal(), gap, True, grad_abs, known
         violators = np.zeros_like(in_ws)
-        violators[all_features] = np.any(np.abs(g) > l1F[None, :], axis=0)
+        violators[all_features] = np.any(np.abs(g_all) > l1F[None, :], axis=0)
         present = np.zeros_like(in_ws)
         present[ws.features] = True
         violators &= ~present
         # without violators the full gap equals the working set's: the
         # Newton loop stopped on max_iter or on a step that could not descend
         if n_newton >= max_iter or not np.any(violators):
-            return n_newton, gap, False, grad_abs
+            return n_newton, primal(), gap, False, grad_abs, known
         in_ws |= violators
 
 
@@ -1344,8 +1455,11 @@ class LogisticPathResult:
     n_iters : ndarray of int, shape (n_alphas,)
         Newton iterations (class sweeps for multinomial) at each alpha.
     converged : ndarray of bool, shape (n_alphas,)
-    tol_abs : float
-        Absolute gap target (``tol`` times the intercept-only log loss).
+    objectives : ndarray of shape (n_alphas,)
+        Objective of each solution (weights normalised to sum 1).
+    gap_targets : ndarray of shape (n_alphas,)
+        Gap each solution had to reach: ``tol`` times its objective, floored
+        at rounding level (see :func:`logistic_gap_floor`).
     saturated_share : ndarray of shape (n_alphas,)
         Weighted share of samples whose probability is within ~1e-13 of 0
         or 1 (see :func:`_separation`).
@@ -1359,14 +1473,25 @@ class LogisticPathResult:
     dual_gaps: FloatArray
     n_iters: np.ndarray
     converged: np.ndarray
-    tol_abs: float
+    objectives: FloatArray
+    gap_targets: FloatArray
     saturated_share: FloatArray
     separated: np.ndarray
 
-    @property
-    def gap_targets(self) -> FloatArray:
-        """Gap each solution had to reach (the same ``tol_abs`` at every alpha)."""
-        return np.full(self.alphas.shape[0], self.tol_abs)
+
+# the gap is a difference of sums of loss-sized terms: below a few ulps of the
+# intercept-only loss it is rounding noise
+_GAP_FLOOR_ULPS = 16.0
+
+
+def logistic_gap_floor(problem: LogisticProblem) -> float:
+    """Return the smallest duality gap worth asking for: the objective's rounding level.
+
+    ``tol * objective`` is the target; a fit whose objective is nearly zero
+    (separable data, a tiny penalty) is certified at a few ulps of the
+    intercept-only log loss instead, the precision the gap is computed to.
+    """
+    return _GAP_FLOOR_ULPS * float(np.finfo(np.float64).eps) * problem.null_loss
 
 
 def logistic_alpha_max(
@@ -1506,7 +1631,10 @@ def solve_logistic_path(
         ``l1_j = alpha*l1_ratio*s_j``, ``l2_j = alpha*(1-l1_ratio)*s_j**2``;
         0 marks a dead feature (kept at zero).
     tol : float
-        Relative gap target: certified when ``gap <= tol * null_loss``.
+        Relative precision: a solution is certified when its duality gap, a
+        proven bound on how far its objective is above the minimum, is at
+        most ``tol`` times its objective (floored at rounding level, see
+        :func:`logistic_gap_floor`).
     max_iter : int
         Maximum Newton iterations per alpha.
     alpha_start : float or None
@@ -1533,7 +1661,8 @@ def solve_logistic_path(
     converged = np.zeros(n_alphas, dtype=bool)
     saturated = np.zeros(n_alphas)
     separated = np.zeros(n_alphas, dtype=bool)
-    tol_abs = tol * problem.null_loss
+    objectives = np.zeros(n_alphas)
+    gap_floor = logistic_gap_floor(problem)
     live = problem.live
     scale = np.where(live, penalty_scale, 0.0)
     live = live & (scale > 0)
@@ -1555,8 +1684,10 @@ def solve_logistic_path(
     hessians: list[_Hessian | None] = [None] * rows
     block_cache: list[_BlockHessian | None] = [None]
     l1_prev = alpha_start * l1_ratio * scale
-    g, _ = _centred_gradient(problem, state, problem.X, np.arange(p))
+    g, ubar = _centred_gradient(problem, state, problem.X, np.arange(p))
     grad_abs = np.max(np.abs(g), axis=0)
+    # the loss gradient at the state, carried from one alpha to the next
+    known = (g[:, live], ubar)
     for done, k in enumerate(order):
         alpha = float(alphas[k])
         l1 = alpha * l1_ratio * scale
@@ -1564,10 +1695,26 @@ def solve_logistic_path(
         support = np.any(state.coef != 0, axis=0)
         if warm and done == 0:
             in_ws = live & support
+            # a start holding most features takes them all: every column of a
+            # dense X is then used in place (no copy into a working set)
+            if np.count_nonzero(in_ws) >= _FULL_CHECK_SHARE * np.count_nonzero(live):
+                in_ws = live.copy()
         else:
             in_ws = live & (support | (grad_abs >= 2.0 * l1 - l1_prev))
-        n_newton, gap, ok, grad_abs = _solve_alpha(
-            problem, state, ws, hessians, block_cache, live, in_ws, l1, l2, tol_abs, max_iter
+        n_newton, primal, gap, ok, grad_abs, known = _solve_alpha(
+            problem,
+            state,
+            ws,
+            hessians,
+            block_cache,
+            live,
+            in_ws,
+            l1,
+            l2,
+            tol,
+            gap_floor,
+            max_iter,
+            known,
         )
         b0 = state.intercept.copy()
         if rows > 1:  # softmax intercepts are defined up to a constant
@@ -1575,6 +1722,7 @@ def solve_logistic_path(
         coefs[k] = state.coef
         intercepts[k] = b0
         gaps[k] = gap
+        objectives[k] = primal
         n_iters[k] = n_newton
         converged[k] = ok
         if diagnostics:
@@ -1582,6 +1730,16 @@ def solve_logistic_path(
         l1_prev = l1
         if progress is not None:
             progress(done + 1, n_alphas)
+    targets = np.maximum(tol * objectives, gap_floor)
     return LogisticPathResult(
-        alphas, coefs, intercepts, gaps, n_iters, converged, tol_abs, saturated, separated
+        alphas,
+        coefs,
+        intercepts,
+        gaps,
+        n_iters,
+        converged,
+        objectives,
+        targets,
+        saturated,
+        separated,
     )

@@ -11,9 +11,13 @@ Intercepts are never penalised. The penalty is ``alpha``/``l1_ratio`` as in
 :class:`glmops.ElasticNet`, not scikit-learn's ``C``: for the pure L2 or L1
 penalty ``C = 1 / (alpha * n_samples)`` (unit weights) gives the same model.
 
-``tol`` certifies the fit: the solver stops when the duality gap is at most
-``tol`` times the log loss of the intercept-only model; ``dual_gap_``
-reports the gap reached, in objective units.
+``tol`` certifies the fit: the solver stops when the duality gap (which
+bounds how far the objective is above its minimum) is at most ``tol`` times
+the objective, so the default ``tol=1e-7`` returns an objective within 1e-7
+(relative) of the optimum; ``dual_gap_`` reports the gap reached, in
+objective units. (scikit-learn's ``tol`` bounds the change of the
+coefficients or the gradient between iterations instead, not the distance
+to the optimum.)
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ __all__ = ["LogisticRegression", "LogisticRegressionCV", "logistic_path"]
 
 _warn_if_not_converged = functools.partial(
     warn_if_not_converged,
-    scale="the intercept-only log loss",
+    scale="the objective",
     advice="Increase max_iter or tol, or check for badly scaled features (standardize=True).",
 )
 
@@ -446,8 +450,10 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, SparseInputEsti
     solver : {"auto", "covariance", "naive"}, default="auto"
         Inner kernel: weighted Gram of the working set (tall dense data) or
         residual updates (wide or sparse data).
-    tol : float, default=1e-4
-        Stop when the duality gap is <= ``tol`` times the intercept-only log loss.
+    tol : float, default=1e-7
+        Stop when the duality gap, a proven bound on how far the objective is
+        above its minimum, is <= ``tol`` times the objective: the default
+        certifies the objective to within 1e-7 (relative) of the optimum.
     max_iter : int, default=100
         Maximum Newton iterations (class sweeps for multinomial).
     n_jobs : int or None, default=None
@@ -490,7 +496,7 @@ class LogisticRegression(_LogisticPredictMixin, ClassifierMixin, SparseInputEsti
         calibration: str | None = None,
         calibration_cv: Any = 5,
         solver: str = "auto",
-        tol: float = 1e-4,
+        tol: float = 1e-7,
         max_iter: int = 100,
         n_jobs: int | None = None,
     ) -> None:
@@ -613,7 +619,7 @@ def logistic_path(
     fit_intercept: bool = True,
     standardize: bool = False,
     solver: str = "auto",
-    tol: float = 1e-4,
+    tol: float = 1e-7,
     max_iter: int = 100,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Compute the logistic elastic-net path with warm starts and strong rules.
@@ -634,8 +640,11 @@ def logistic_path(
     fit_intercept : bool, default=True
     standardize : bool, default=False
     solver : {"auto", "covariance", "naive"}, default="auto"
-    tol : float, default=1e-4
+    tol : float, default=1e-7
+        Certified relative precision of every solution (as in
+        :class:`LogisticRegression`).
     max_iter : int, default=100
+        Maximum Newton iterations per alpha.
 
     Returns
     -------
@@ -746,8 +755,11 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, SparseInputEs
     selection : {"min", "1se"}, default="min"
         ``"1se"``: the largest alpha whose mean score is within one standard
         error of the best.
-    fit_intercept, standardize, class_weight, solver, tol, max_iter
+    fit_intercept, standardize, class_weight, solver, max_iter
         As in :class:`LogisticRegression`.
+    tol : float, default=1e-7
+        Certified relative precision of every fit, fold paths and refit (as
+        in :class:`LogisticRegression`).
     threshold : float or policy name, default=0.5
         As in :class:`LogisticRegression`; a policy uses the out-of-fold
         probabilities at the chosen point.
@@ -801,7 +813,7 @@ class LogisticRegressionCV(_LogisticPredictMixin, ClassifierMixin, SparseInputEs
         threshold_target: float | None = None,
         calibration: str | None = None,
         solver: str = "auto",
-        tol: float = 1e-4,
+        tol: float = 1e-7,
         max_iter: int = 100,
         n_jobs: int | None = None,
     ) -> None:

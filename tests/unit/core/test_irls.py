@@ -16,10 +16,12 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import expit, logsumexp, softmax
 
+from glmops.core import irls
 from glmops.core.irls import (
     binomial_state,
     dual_entropy,
     logistic_alpha_max,
+    logistic_gap_floor,
     make_logistic_problem,
     multinomial_state,
     solve_logistic_path,
@@ -198,6 +200,27 @@ def test_dual_entropy_of_a_certain_sample_is_precise():
     assert total == pytest.approx(-(a * np.log(a) + (1 - a) * np.log1p(-a)), rel=1e-12)
 
 
+@pytest.mark.parametrize("centred", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_newton_hessian_matches_numpy(centred, dtype, monkeypatch):
+    # chunks of 70 rows (not a divisor of n): the last chunk is a short one
+    monkeypatch.setattr(irls, "_GRAM_CHUNK_ENTRIES", 70 * 5)
+    rng = np.random.default_rng(11)
+    n, k = 1000, 5
+    X = np.asfortranarray(rng.normal(size=(n, k)) * [1, 10, 1e-3, 1, 1] + [1e3, -5, 0, 2, 0])
+    X = X.astype(dtype)
+    h = rng.uniform(0.0, 0.25, n) / n
+    h[:10] = 0.0  # saturated samples
+    shift = np.asarray(X.mean(axis=0), dtype=np.float64) if centred else None
+    model = irls._Hessian.fresh(X, h, h, shift)
+    Xd = X.astype(np.float64)
+    m = (h @ Xd) / h.sum() if centred else np.zeros(k)
+    S = (Xd - m) * np.sqrt(h)[:, None]
+    np.testing.assert_allclose(model.m, m, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.H, S.T @ S, rtol=1e-10, atol=1e-12 * np.max(S.T @ S))
+    np.testing.assert_allclose(model.V, h.sum(), rtol=1e-14)
+
+
 # --------------------------------------------------------------------------
 # Problem set-up and alpha_max
 # --------------------------------------------------------------------------
@@ -205,13 +228,24 @@ def test_dual_entropy_of_a_certain_sample_is_precise():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_null_loss_sets_the_tolerance_scale(logit, n_classes, weighted):
+def test_gap_target_is_tol_times_the_objective(logit, n_classes, weighted):
     X, y, w = _problem(logit, n_classes, weighted=weighted)
-    problem, result = _solve(X, y, w, n_classes, [0.1], l1_ratio=0.5, tol=1e-6)
+    alphas = [0.1, 0.01]
+    problem, result = _solve(X, y, w, n_classes, alphas, l1_ratio=0.5, tol=1e-6)
     null = logit.null_loss(y, w, n_classes)
     assert problem.null_loss == pytest.approx(null, rel=1e-12)
-    assert result.tol_abs == pytest.approx(1e-6 * null, rel=1e-12)
     np.testing.assert_allclose(problem.wn.sum(), 1.0, rtol=1e-15)
+    for k, alpha in enumerate(alphas):
+        objective = _objective(logit, X, y, w, result, k, alpha, 0.5)
+        assert result.objectives[k] == pytest.approx(objective, rel=1e-12)
+        assert result.gap_targets[k] == pytest.approx(1e-6 * objective, rel=1e-12)
+        assert result.converged[k]
+        assert 0.0 <= result.dual_gaps[k] <= result.gap_targets[k]
+    # the smaller penalty fits better: a smaller objective, a smaller target
+    assert result.gap_targets[1] < result.gap_targets[0]
+    # a nearly perfect fit is certified at the rounding level of the loss
+    eps = np.finfo(np.float64).eps
+    assert logistic_gap_floor(problem) == pytest.approx(16 * eps * null, rel=1e-12)
 
 
 def _alpha_max_ref(X, y, w, n_classes, scale, l1_ratio, fit_intercept):
@@ -287,10 +321,11 @@ def test_duality_gap_bounds_suboptimality_and_vanishes(logit, n_classes, l1_rati
         # P(got) - P* <= P(got) - P(ref) + (P(ref) - P*) and P(ref) >= P*
         assert p_got - p_ref <= gap + 1e-13 * abs(p_ref)
         if got.converged[0]:
-            assert gap <= got.tol_abs
+            assert gap <= got.gap_targets[0]
+            assert got.gap_targets[0] == pytest.approx(tol * p_got, rel=1e-9)
         gaps.append(gap)
     assert gaps[0] > 0.0  # one Newton step does not land on the optimum
-    assert gaps[-1] <= 1e-6 * logit.null_loss(y, w, n_classes)
+    assert gaps[-1] <= 1e-6 * p_got  # the last one ran at tol=1e-6
     assert gaps[-1] < gaps[0]
 
 
