@@ -169,7 +169,56 @@ class Backend(Protocol):
         """Run the kernel at one penalty; return ``(n_epochs, primal, gap, status)``."""
 
 
-class GramBackend:
+class _NewtonRounds:
+    """The shared control of every backend: CD rounds, active-set Newton between them.
+
+    ``solve`` runs ``_epochs`` (the kernel) for at most ``_EPOCHS_BEFORE_NEWTON``
+    epochs at a time; a round that ends uncertified is followed by
+    ``_newton_step``, which counts as one pass towards ``max_iter``.
+    """
+
+    def solve(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol_rel: float,
+        tol_abs: float,
+        max_iter: int,
+    ) -> tuple[int, float, float, int]:
+        """Run the kernel at one penalty; return ``(n_epochs, primal, gap, status)``."""
+        total_epochs = 0
+        while True:
+            budget = min(max_iter - total_epochs, _EPOCHS_BEFORE_NEWTON)
+            n_epochs, primal, gap, status = self._epochs(
+                in_ws, l1, l2, positive, tol_rel, tol_abs, budget
+            )
+            total_epochs += n_epochs
+            if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
+                return total_epochs, primal, gap, status
+            self._newton_step(l1, l2, positive)
+            total_epochs += 1  # a Newton step counts as one pass towards max_iter
+
+    def _epochs(
+        self,
+        in_ws: BoolArray,
+        l1: FloatArray,
+        l2: FloatArray,
+        positive: bool,
+        tol_rel: float,
+        tol_abs: float,
+        max_iter: int,
+    ) -> tuple[int, float, float, int]:
+        """Run at most ``max_iter`` CD epochs of the backend's kernel."""
+        raise NotImplementedError
+
+    def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
+        """Replace the support's coefficients by their active-set Newton solution."""
+        raise NotImplementedError
+
+
+class GramBackend(_NewtonRounds):
     """Covariance updates on ``G = Xc' Wn Xc``, full or filled lazily by column."""
 
     def __init__(
@@ -245,7 +294,7 @@ class GramBackend:
         self.G[missing, :] = block.T
         self.has_column[missing] = True
 
-    def solve(
+    def _epochs(
         self,
         in_ws: BoolArray,
         l1: FloatArray,
@@ -258,7 +307,6 @@ class GramBackend:
         total_epochs = 0
         while True:
             self._fill_columns(in_ws)
-            budget = min(max_iter - total_epochs, _EPOCHS_BEFORE_NEWTON)
             n_epochs, primal, gap, status = kernels.solve_gram(
                 self.G,
                 self.c,
@@ -273,15 +321,11 @@ class GramBackend:
                 positive,
                 tol_rel,
                 tol_abs,
-                budget,
+                max_iter - total_epochs,
             )
             total_epochs += n_epochs
-            if status == kernels.STATUS_NEED_COLUMNS:
-                continue
-            if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
+            if status != kernels.STATUS_NEED_COLUMNS:
                 return total_epochs, primal, gap, status
-            self._newton_step(l1, l2, positive)
-            total_epochs += 1  # a Newton step counts as one pass towards max_iter
 
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
         """Replace the current support's coefficients by their active-set Newton solution."""
@@ -389,7 +433,7 @@ def _newton_target(H: FloatArray, g: FloatArray, x: FloatArray) -> tuple[FloatAr
     return V[:, keep] @ (coords[keep] / lam[keep]) + V[:, null] @ (V[:, null].T @ x), False
 
 
-class _ResidualBackend:
+class _ResidualBackend(_NewtonRounds):
     """State shared by the residual kernels: coefficients, gradient, residual.
 
     The residual is ``r = yc - Xc b`` (the sparse kernel keeps it as
@@ -432,41 +476,6 @@ class _ResidualBackend:
     @property
     def grad(self) -> FloatArray:
         return self._grad
-
-    def solve(
-        self,
-        in_ws: BoolArray,
-        l1: FloatArray,
-        l2: FloatArray,
-        positive: bool,
-        tol_rel: float,
-        tol_abs: float,
-        max_iter: int,
-    ) -> tuple[int, float, float, int]:
-        """Run CD epochs in rounds; between rounds try an active-set Newton step."""
-        total_epochs = 0
-        while True:
-            budget = min(max_iter - total_epochs, _EPOCHS_BEFORE_NEWTON)
-            n_epochs, primal, gap, status = self._epochs(
-                in_ws, l1, l2, positive, tol_rel, tol_abs, budget
-            )
-            total_epochs += n_epochs
-            if status == kernels.STATUS_CONVERGED or total_epochs >= max_iter:
-                return total_epochs, primal, gap, status
-            self._newton_step(l1, l2, positive)
-            total_epochs += 1  # a Newton step counts as one pass towards max_iter
-
-    def _epochs(
-        self,
-        in_ws: BoolArray,
-        l1: FloatArray,
-        l2: FloatArray,
-        positive: bool,
-        tol_rel: float,
-        tol_abs: float,
-        max_iter: int,
-    ) -> tuple[int, float, float, int]:
-        raise NotImplementedError
 
     def _centred_columns(self, active: np.ndarray) -> FloatArray:
         """Return ``Xc[:, active]`` as a dense float64 block."""
