@@ -50,11 +50,11 @@ def run_demo(output_dir: Path) -> DemoReport:
     names = list(data.feature_names)
     folds = KFold(5, shuffle=True, random_state=0)
     start = time.perf_counter()
-    model = ElasticNetCV(l1_ratio=list(L1_RATIOS), cv=folds, standardize=True, tol=1e-8)
+    model = ElasticNetCV(l1_ratio=list(L1_RATIOS), cv=folds, standardize=True)
     model.fit(X, y)
     fit_seconds = time.perf_counter() - start
     one_se = ElasticNetCV(
-        l1_ratio=list(L1_RATIOS), cv=folds, standardize=True, tol=1e-8, selection="1se"
+        l1_ratio=list(L1_RATIOS), cv=folds, standardize=True, selection="1se"
     ).fit(X, y)
     best = int(np.flatnonzero(np.isclose(L1_RATIOS, model.l1_ratio_))[0])
     j = int(np.argmin(np.abs(model.alphas_[best] - model.alpha_)))
@@ -86,7 +86,7 @@ def _plot_path(
     import matplotlib.pyplot as plt
 
     alphas, coefs, _ = enet_path(
-        X, y, l1_ratio=model.l1_ratio_, fit_intercept=True, standardize=True, tol=1e-8
+        X, y, l1_ratio=model.l1_ratio_, fit_intercept=True, standardize=True
     )
     scale = X.std(axis=0)
     fig, ax = plt.subplots(figsize=(8, 5))
