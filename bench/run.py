@@ -305,6 +305,21 @@ class _CVBest:
         return _cv_key(meas) == self.reference_key and self.gap(meas) <= threshold
 
 
+def _measure(problem: Problem, peer: str, tol: float, args: argparse.Namespace) -> dict[str, Any]:
+    """Time ``peer`` on ``problem`` at ``tol`` in a fresh worker process."""
+    info = PEERS[peer]
+    spec = {
+        "problem": problem.name,
+        "peer": peer,
+        "tol": tol,
+        "scale": args.scale,
+        "repeat": args.repeat,
+        "jit": info.jit,
+        "eps": args.eps,
+    }
+    return run_worker(spec, args.timeout, cold_jit=args.cold_jit and info.jit)
+
+
 def run_problem(
     problem: Problem, peers: list[str], args: argparse.Namespace, skip: dict[str, str]
 ) -> dict[str, Any]:
@@ -335,16 +350,7 @@ def run_problem(
         tols = info.tols if (first_peer or not args.defaults) else ()
         for tol in tols:
             log(f"{problem.name}: {peer} {info.tol_param}={tol:g} ...")
-            spec = {
-                "problem": problem.name,
-                "peer": peer,
-                "tol": tol,
-                "scale": args.scale,
-                "repeat": args.repeat,
-                "jit": info.jit,
-                "eps": args.eps,
-            }
-            meas = run_worker(spec, args.timeout, cold_jit=args.cold_jit and info.jit)
+            meas = _measure(problem, peer, tol, args)
             meas.update(peer=peer, tol=tol)
             status = meas["status"]
             if status == "import_error":
@@ -386,19 +392,7 @@ def run_problem(
             if status == "timeout" or converged:
                 break
         if args.defaults and peer not in skip:
-            meas = run_worker(
-                {
-                    "problem": problem.name,
-                    "peer": peer,
-                    "tol": info.default_tol,
-                    "scale": args.scale,
-                    "repeat": args.repeat,
-                    "jit": info.jit,
-                    "eps": args.eps,
-                },
-                args.timeout,
-                cold_jit=args.cold_jit and info.jit,
-            )
+            meas = _measure(problem, peer, info.default_tol, args)
             meas.update(peer=peer, tol=info.default_tol, at_default=True)
             measurements.append(meas)
             if problem.task == "cv":

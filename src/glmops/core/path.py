@@ -20,6 +20,7 @@ lasso-type problems. JRSS-B 74(2).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -169,7 +170,7 @@ class Backend(Protocol):
         """Run the kernel at one penalty; return ``(n_epochs, primal, gap, status)``."""
 
 
-class _NewtonRounds:
+class _NewtonRounds(ABC):
     """The shared control of every backend: CD rounds, active-set Newton between them.
 
     ``solve`` runs ``_epochs`` (the kernel) for at most ``_EPOCHS_BEFORE_NEWTON``
@@ -200,6 +201,7 @@ class _NewtonRounds:
             self._newton_step(l1, l2, positive)
             total_epochs += 1  # a Newton step counts as one pass towards max_iter
 
+    @abstractmethod
     def _epochs(
         self,
         in_ws: BoolArray,
@@ -211,11 +213,10 @@ class _NewtonRounds:
         max_iter: int,
     ) -> tuple[int, float, float, int]:
         """Run at most ``max_iter`` CD epochs of the backend's kernel."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
         """Replace the support's coefficients by their active-set Newton solution."""
-        raise NotImplementedError
 
 
 class GramBackend(_NewtonRounds):
@@ -477,13 +478,13 @@ class _ResidualBackend(_NewtonRounds):
     def grad(self) -> FloatArray:
         return self._grad
 
+    @abstractmethod
     def _centred_columns(self, active: np.ndarray) -> FloatArray:
         """Return ``Xc[:, active]`` as a dense float64 block."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _set_residual(self, r: FloatArray) -> None:
         """Make ``r`` the residual and refresh the full gradient."""
-        raise NotImplementedError
 
     def _newton_step(self, l1: FloatArray, l2: FloatArray, positive: bool) -> None:
         """Jump to the active-set Newton solution of the current support.
